@@ -1,0 +1,287 @@
+/*
+ * tcb.h - public interface of the analyzer module.
+ *
+ * Owns: the connection table (one record per connection incarnation), the
+ * per-endpoint RFC 9293 state machines inferred from what a tap sees, the
+ * open/close classification, Zeek-compatible conn_state/history, and the
+ * timeline of every state change.
+ *
+ * Leaves to others: reading and decoding frames (dissectors/), writing
+ * results (storage/ implements struct tcb_output).  Nothing here prints.
+ */
+#ifndef TCBSCOPE_TCB_H
+#define TCBSCOPE_TCB_H
+
+#include "dis.h"
+
+/* RFC 9293 connection states; printed with their RFC spelling. */
+#define TCB_STATE_LIST(X)                                                                          \
+    X(CLOSED, "CLOSED")                                                                            \
+    X(LISTEN, "LISTEN")                                                                            \
+    X(SYN_SENT, "SYN-SENT")                                                                        \
+    X(SYN_RECEIVED, "SYN-RECEIVED")                                                                \
+    X(ESTABLISHED, "ESTABLISHED")                                                                  \
+    X(FIN_WAIT_1, "FIN-WAIT-1")                                                                    \
+    X(FIN_WAIT_2, "FIN-WAIT-2")                                                                    \
+    X(CLOSE_WAIT, "CLOSE-WAIT")                                                                    \
+    X(CLOSING, "CLOSING")                                                                          \
+    X(LAST_ACK, "LAST-ACK")                                                                        \
+    X(TIME_WAIT, "TIME-WAIT")
+
+enum tcb_state {
+#define TCB_X(n, s) TCB_##n,
+    TCB_STATE_LIST(TCB_X)
+#undef TCB_X
+        TCB_STATE_COUNT
+};
+
+/* Why a state changed (timeline cause codes). */
+#define TCB_CAUSE_LIST(X)                                                                          \
+    X(SND_SYN, "snd_syn")                   /* endpoint sent a SYN (active open) */                \
+    X(RCV_SYN, "rcv_syn")                   /* endpoint got a SYN (passive open, or crossing) */   \
+    X(SND_SYNACK, "snd_synack")             /* endpoint answered with SYN/ACK */                   \
+    X(RCV_SYNACK, "rcv_synack")             /* endpoint got the SYN/ACK for its SYN */             \
+    X(RCV_ACK_OF_SYN, "rcv_ack_of_syn")     /* endpoint got the ACK of its SYN */                  \
+    X(SND_FIN, "snd_fin")                                                                          \
+    X(RCV_FIN, "rcv_fin")                                                                          \
+    X(RCV_ACK_OF_FIN, "rcv_ack_of_fin")                                                            \
+    X(SND_RST, "snd_rst")                                                                          \
+    X(RCV_RST, "rcv_rst")                                                                          \
+    X(TIME_WAIT_EXPIRED, "time_wait_expired")                                                      \
+    X(NEW_INCARNATION, "new_incarnation")   /* a new SYN on the tuple took over the TCB */         \
+    X(IDLE_TIMEOUT, "idle_timeout")                                                                \
+    X(MIDSTREAM, "midstream")               /* state inferred: capture began mid-connection */    \
+    X(EVICTED, "evicted")                   /* --max-connections forced the record out */          \
+    X(SND_ACK_OF_SYN, "snd_ack_of_syn")     /* inferred: endpoint ACKed before we saw its SYN */
+
+enum tcb_cause {
+#define TCB_X(n, s) TCB_CAUSE_##n,
+    TCB_CAUSE_LIST(TCB_X)
+#undef TCB_X
+        TCB_CAUSE_COUNT
+};
+
+#define TCB_OPEN_KIND_LIST(X)                                                                      \
+    X(ACTIVE_PASSIVE, "active_passive")                                                            \
+    X(SIMULTANEOUS, "simultaneous")                                                                \
+    X(MIDSTREAM, "midstream")                                                                      \
+    X(NONE, "none")
+enum tcb_open_kind {
+#define TCB_X(n, s) TCB_OPEN_##n,
+    TCB_OPEN_KIND_LIST(TCB_X)
+#undef TCB_X
+        TCB_OPEN_KIND_COUNT
+};
+
+#define TCB_EP_OPEN_LIST(X)                                                                        \
+    X(ACTIVE, "active")                                                                            \
+    X(PASSIVE, "passive")                                                                          \
+    X(SIMULTANEOUS, "simultaneous")                                                                \
+    X(UNKNOWN, "unknown")
+enum tcb_ep_open {
+#define TCB_X(n, s) TCB_EPOPEN_##n,
+    TCB_EP_OPEN_LIST(TCB_X)
+#undef TCB_X
+        TCB_EP_OPEN_COUNT
+};
+
+#define TCB_HANDSHAKE_LIST(X)                                                                      \
+    X(COMPLETE, "complete")                                                                        \
+    X(REFUSED, "refused")                                                                          \
+    X(UNANSWERED, "unanswered")                                                                    \
+    X(RESET, "reset")                                                                              \
+    X(INCOMPLETE, "incomplete")                                                                    \
+    X(NOT_SEEN, "not_seen")
+enum tcb_handshake {
+#define TCB_X(n, s) TCB_HS_##n,
+    TCB_HANDSHAKE_LIST(TCB_X)
+#undef TCB_X
+        TCB_HANDSHAKE_COUNT
+};
+
+#define TCB_CLOSE_KIND_LIST(X)                                                                     \
+    X(ACTIVE_CLIENT, "active_client")                                                              \
+    X(ACTIVE_SERVER, "active_server")                                                              \
+    X(SIMULTANEOUS, "simultaneous")                                                                \
+    X(RESET_CLIENT, "reset_client")                                                                \
+    X(RESET_SERVER, "reset_server")                                                                \
+    X(REFUSED, "refused")                                                                          \
+    X(OPEN, "open")                                                                                \
+    X(NONE, "none")
+enum tcb_close_kind {
+#define TCB_X(n, s) TCB_CLOSE_##n,
+    TCB_CLOSE_KIND_LIST(TCB_X)
+#undef TCB_X
+        TCB_CLOSE_KIND_COUNT
+};
+
+#define TCB_ANOMALY_LIST(X)                                                                        \
+    X(BAD_CHECKSUM, "bad_checksum")                                                                \
+    X(RST_OUT_OF_WINDOW, "rst_out_of_window")                                                      \
+    X(DATA_AFTER_FIN, "data_after_fin")                                                            \
+    X(ACK_UNSEEN_DATA, "ack_unseen_data")                                                          \
+    X(SYNACK_ISN_CHANGED, "synack_isn_changed")                                                    \
+    X(SYN_FIN, "syn_fin")                                                                          \
+    X(SYN_RST, "syn_rst")                                                                          \
+    X(OPT_MALFORMED, "opt_malformed")                                                              \
+    X(EVICTED, "evicted")                                                                          \
+    X(SEQ_GAP, "seq_gap")
+
+enum tcb_anomaly {
+#define TCB_X(n, s) TCB_ANOM_##n,
+    TCB_ANOMALY_LIST(TCB_X)
+#undef TCB_X
+        TCB_ANOMALY_COUNT
+};
+
+enum tcb_endpoint { TCB_CLIENT = 0, TCB_SERVER = 1 };
+
+/* Stable printed names of the enums above ("SYN-RECEIVED", "rcv_syn", ...). */
+const char *tcb_state_name(enum tcb_state s);
+const char *tcb_cause_name(enum tcb_cause c);
+const char *tcb_open_kind_name(enum tcb_open_kind k);
+const char *tcb_ep_open_name(enum tcb_ep_open k);
+const char *tcb_handshake_name(enum tcb_handshake h);
+const char *tcb_close_kind_name(enum tcb_close_kind k);
+const char *tcb_anomaly_name(enum tcb_anomaly a);
+const char *tcb_endpoint_name(enum tcb_endpoint e); /* "client" / "server" */
+
+/* One state change of one endpoint. */
+struct tcb_event {
+    uint64_t ts_ns;
+    uint64_t frame;   /* 1-based frame number of the segment that caused it; 0 = no segment
+                         (time_wait_expired, idle_timeout, end of capture) */
+    uint8_t endpoint; /* enum tcb_endpoint */
+    uint8_t from, to; /* enum tcb_state */
+    uint8_t cause;    /* enum tcb_cause */
+};
+
+struct tcb_anom {
+    uint64_t ts_ns;
+    uint64_t frame;
+    uint8_t endpoint; /* enum tcb_endpoint: the sender of the segment */
+    uint8_t kind;     /* enum tcb_anomaly */
+};
+
+/* Which optional values of struct tcb_conn_info were seen (bits of .have). */
+#define TCB_HAVE_SYN 0x001       /* syn_ns */
+#define TCB_HAVE_SYNACK 0x002    /* synack_ns */
+#define TCB_HAVE_ACK 0x004       /* ack_ns */
+#define TCB_HAVE_CMSS 0x008      /* mss[TCB_CLIENT] */
+#define TCB_HAVE_SMSS 0x010      /* mss[TCB_SERVER] */
+#define TCB_HAVE_CWSCALE 0x020   /* wscale[TCB_CLIENT] */
+#define TCB_HAVE_SWSCALE 0x040   /* wscale[TCB_SERVER] */
+#define TCB_HAVE_OPTS 0x080      /* sack_permitted/timestamps known (both SYNs seen) */
+#define TCB_HAVE_VLAN 0x100      /* vlan */
+
+#define TCB_ZEEK_HISTORY_MAX 48
+
+/*
+ * One finished connection incarnation, handed to the output.  Pointers
+ * (events, anomalies) are valid only during the callback.
+ */
+struct tcb_conn_info {
+    uint64_t id; /* 1, 2, ... in order of the first packet */
+    uint8_t ip_version;
+    uint8_t client_ip[16], server_ip[16]; /* IPv4 in the first 4 bytes */
+    uint16_t client_port, server_port;
+    uint16_t vlan;
+    uint32_t incarnation; /* 1, 2, ... per tuple */
+    uint32_t have;        /* TCB_HAVE_* */
+
+    uint8_t open_kind;   /* enum tcb_open_kind */
+    uint8_t client_open; /* enum tcb_ep_open */
+    uint8_t server_open;
+    uint8_t handshake;   /* enum tcb_handshake */
+    uint8_t close_kind;  /* enum tcb_close_kind */
+    uint8_t client_final_state; /* enum tcb_state */
+    uint8_t server_final_state;
+
+    uint64_t first_ns, last_ns, syn_ns, synack_ns, ack_ns;
+    uint32_t syn_retransmits, synack_retransmits;
+    uint64_t packets[2];         /* indexed by enum tcb_endpoint of the sender: c2s, s2c */
+    uint64_t data_bytes[2];      /* unique payload bytes sent */
+    uint64_t retrans_packets[2]; /* segments retransmitting data already seen */
+    uint16_t mss[2];
+    uint8_t wscale[2];
+    bool sack_permitted; /* both SYNs carried SACK-permitted (with TCB_HAVE_OPTS) */
+    bool timestamps;     /* both SYNs carried timestamps (with TCB_HAVE_OPTS) */
+    bool tfo;            /* data on the SYN or a TFO option in the handshake */
+    bool evicted;        /* finished early by --max-connections */
+
+    char zeek_conn_state[8];
+    char zeek_history[TCB_ZEEK_HISTORY_MAX];
+
+    const struct tcb_event *events;
+    uint32_t event_count;
+    const struct tcb_anom *anomalies;
+    uint32_t anomaly_count;
+};
+
+/*
+ * Where finished connections go.  conn() is called once per incarnation,
+ * in the order connections finish (capture time), from the thread that calls
+ * tcb_packet()/tcb_finish().  A non-zero return stops the analysis: it is
+ * passed back out of tcb_packet()/tcb_finish().
+ */
+struct tcb_output {
+    void *ctx;
+    int (*conn)(void *ctx, const struct tcb_conn_info *c);
+};
+
+struct tcb_config {
+    uint64_t idle_timeout_ns; /* default 300 s */
+    uint64_t time_wait_ns;    /* 2*MSL; default 60 s */
+    uint64_t hash_seed;       /* used when seed_set; else drawn from getrandom() */
+    bool seed_set;
+    bool vlan_in_key;         /* default true: the VLAN id is part of the connection key */
+    uint32_t max_connections; /* 0 = unlimited */
+};
+
+/* Fill *cfg with the defaults above. */
+void tcb_config_default(struct tcb_config *cfg);
+
+/* Engine counters for the run table and the summary. */
+struct tcb_stats {
+    uint64_t segments;     /* TCP segments given to tcb_packet() */
+    uint64_t connections;  /* records created */
+    uint64_t live, peak_live;
+    uint64_t events;
+    uint64_t evictions;
+    uint64_t bad_checksum_ignored; /* segments with bad checksums (not advancing state) */
+};
+
+struct tcb_table;
+
+/*
+ * Create an engine.  *cfg is copied; out->ctx is not owned.  Returns 0, or
+ * -ENOMEM with a message in err.
+ */
+int tcb_table_new(struct tcb_table **out, const struct tcb_config *cfg,
+                  const struct tcb_output *output, char err[TCBS_ERRLEN]);
+
+/*
+ * Feed one decoded TCP segment (dis_decode() returned DIS_SKIP_NONE).
+ * Segments must come in capture order.  May finish and emit connections
+ * whose TIME-WAIT or idle time ran out by p->ts_ns.  Returns 0, or the
+ * output's non-zero return, or -ENOMEM.
+ */
+int tcb_packet(struct tcb_table *t, const struct dis_pkt *p);
+
+/*
+ * Advance capture time without a segment (frames that were skipped still
+ * move the clock so timeouts fire).  Returns as tcb_packet().
+ */
+int tcb_advance(struct tcb_table *t, uint64_t ts_ns);
+
+/*
+ * End of input: emit every remaining connection in id order, with its state
+ * at the capture end.  Returns as tcb_packet().
+ */
+int tcb_finish(struct tcb_table *t);
+
+const struct tcb_stats *tcb_table_stats(const struct tcb_table *t);
+
+void tcb_table_free(struct tcb_table *t);
+
+#endif /* TCBSCOPE_TCB_H */
