@@ -9,6 +9,8 @@
 #ifndef TCBSCOPE_DIS_INT_H
 #define TCBSCOPE_DIS_INT_H
 
+#include <assert.h>
+
 #include "dis.h"
 
 struct dis_cur {
@@ -107,6 +109,81 @@ static inline void dis_cur_limit(struct dis_cur *c, size_t n)
 {
     if (n < dis_left(c))
         c->end = c->p + n;
+}
+
+/* ----------------------------------------------------------------------------
+ * Per-layer decoders (link.c, ip.c, tcp.c), called in turn by dis_decode()
+ * in decode.c.  Each takes the cursor positioned at its header, consumes what
+ * it decodes and returns DIS_SKIP_NONE or why the frame is unusable.
+ */
+
+/* What the link layer says comes next. */
+enum dis_l3 {
+    DIS_L3_IPV4,
+    DIS_L3_IPV6,
+    DIS_L3_GUESS /* RAW: the version nibble decides */
+};
+
+/*
+ * Decode the link header(s) of a frame of a supported link type: VLAN tags,
+ * MPLS labels and PPPoE inside it included.  On DIS_SKIP_NONE, *c starts at
+ * the IP header and *l3 says which IP version the link announced.  Fills
+ * p->vlan*, p->mpls_count, p->pppoe.
+ */
+enum dis_skip dis_link_decode(int linktype, struct dis_cur *c, struct dis_pkt *p, enum dis_l3 *l3);
+
+/* What the IP layer hands to TCP. */
+struct dis_l4 {
+    struct dis_cur seg; /* captured bytes of the TCP segment, limited by the IP length */
+    uint32_t seg_len;   /* segment length claimed by IP (header + payload, this fragment) */
+    bool fragment;      /* first fragment of a fragmented datagram */
+    bool csum_ok;       /* TCP checksum verifiable (pseudo-header known: no pending route) */
+    uint64_t pseudo;    /* pseudo-header sum (not folded) */
+};
+
+/*
+ * Decode the IPv4 / IPv6 header(s) at *c.  wire_left is how many bytes of the
+ * frame on the wire start here (captured ones may be fewer).  Fills p's IP
+ * fields (p->ip_version as soon as the version is known) and *l4.  With
+ * verify_csum, an IPv4 header with a bad checksum sets p->csum = BAD_IP.
+ */
+enum dis_skip dis_ip_decode(enum dis_l3 l3, struct dis_cur *c, size_t wire_left, bool verify_csum,
+                            struct dis_pkt *p, struct dis_l4 *l4);
+
+/*
+ * Decode the TCP header and options of l4->seg, set the payload fields and,
+ * with verify_csum and the whole segment captured, the TCP checksum verdict.
+ */
+enum dis_skip dis_tcp_decode(const struct dis_l4 *l4, bool verify_csum, struct dis_pkt *p);
+
+/*
+ * Add the next n bytes of c (not consumed) to a one's-complement sum as
+ * big-endian 16-bit words, an odd last byte padded with zero.  The caller has
+ * checked dis_left(c) >= n; the assert restates it.  Words go into a 64-bit
+ * accumulator, folded only by dis_csum_fold().
+ */
+static inline uint64_t dis_csum_add(uint64_t acc, const struct dis_cur *c, size_t n)
+{
+    const uint8_t *b = c->p;
+    size_t i = 0;
+
+    assert(dis_left(c) >= n);
+    for (; i + 4 <= n; i += 4)
+        acc += (uint32_t)b[i] << 24 | (uint32_t)b[i + 1] << 16 | (uint32_t)b[i + 2] << 8 |
+               (uint32_t)b[i + 3];
+    for (; i + 2 <= n; i += 2)
+        acc += (uint32_t)(b[i] << 8 | b[i + 1]);
+    if (i < n)
+        acc += (uint32_t)b[i] << 8;
+    return acc;
+}
+
+/* Fold a sum from dis_csum_add() to 16 bits (0xffff means "verifies"). */
+static inline uint16_t dis_csum_fold(uint64_t acc)
+{
+    while (acc >> 16)
+        acc = (acc & 0xffff) + (acc >> 16);
+    return (uint16_t)acc;
 }
 
 #endif /* TCBSCOPE_DIS_INT_H */

@@ -1,2 +1,265 @@
-/* Being written: see dis.h / tcb.h / sink.h for the contract. */
-extern int tcbs_placeholder_sink;
+/*
+ * sink.c - what all sinks share: the fan-out from the analyzer's one output
+ * to several sinks, address formatting, the column list and vocabularies of
+ * a connection record, the "refuse an existing target" rule and the
+ * fault-injection hook.
+ *
+ * Leaves to others: each output format (summary.c, sqlite.c, json.c).
+ */
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "sink.h"
+#include "sink_int.h"
+
+unsigned long sink_fault_countdown;
+
+bool sink_fault(void)
+{
+    if (sink_fault_countdown == 0)
+        return false;
+    return --sink_fault_countdown == 0;
+}
+
+void *sink_malloc(size_t n)
+{
+    return sink_fault() ? NULL : malloc(n);
+}
+
+void *sink_realloc(void *p, size_t n)
+{
+    return sink_fault() ? NULL : realloc(p, n);
+}
+
+/* ------------------------------------------------------------------------
+ * Fan-out.
+ */
+
+static int set_conn(void *ctx, const struct tcb_conn_info *c)
+{
+    struct sink_set *set = ctx;
+
+    for (size_t i = 0; i < set->count; i++) {
+        struct sink *s = set->sinks[i];
+        int rc = s->ops->conn(s, c, set->err);
+        if (rc != 0) {
+            if (set->err[0] == '\0')
+                snprintf(set->err, TCBS_ERRLEN, "%s: write failed", s->ops->name);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+struct tcb_output sink_set_output(struct sink_set *set)
+{
+    assert(set != NULL);
+    return (struct tcb_output){.ctx = set, .conn = set_conn};
+}
+
+/*
+ * Every sink is finished even after one failed, so that what the others
+ * computed survives (STYLE 5: close every sink); the first error is the one
+ * returned and kept in set->err.
+ */
+int sink_set_finish(struct sink_set *set, const struct sink_run_info *run)
+{
+    int first = 0;
+    char err[TCBS_ERRLEN];
+
+    for (size_t i = 0; i < set->count; i++) {
+        struct sink *s = set->sinks[i];
+        err[0] = '\0';
+        int rc = s->ops->finish(s, run, err);
+        if (rc != 0 && first == 0) {
+            first = rc;
+            if (err[0] == '\0')
+                snprintf(err, sizeof(err), "%s: finish failed", s->ops->name);
+            memcpy(set->err, err, TCBS_ERRLEN);
+        }
+    }
+    return first;
+}
+
+void sink_set_destroy(struct sink_set *set)
+{
+    for (size_t i = 0; i < set->count; i++) {
+        if (set->sinks[i] != NULL)
+            set->sinks[i]->ops->destroy(set->sinks[i]);
+        set->sinks[i] = NULL;
+    }
+    set->count = 0;
+}
+
+const char *sink_ip_str(uint8_t version, const uint8_t addr[16], char *buf, size_t len)
+{
+    int af = version == 6 ? AF_INET6 : AF_INET;
+
+    if (inet_ntop(af, addr, buf, (socklen_t)len) == NULL) {
+        if (len > 0)
+            buf[0] = '\0';
+    }
+    return buf;
+}
+
+/* ------------------------------------------------------------------------
+ * Vocabularies and the connection row.
+ */
+
+size_t sink_voc_count(enum sink_voc v)
+{
+    switch (v) {
+    case SINK_VOC_STATE:
+        return TCB_STATE_COUNT;
+    case SINK_VOC_CAUSE:
+        return TCB_CAUSE_COUNT;
+    case SINK_VOC_OPEN_KIND:
+        return TCB_OPEN_KIND_COUNT;
+    case SINK_VOC_EP_OPEN:
+        return TCB_EP_OPEN_COUNT;
+    case SINK_VOC_HANDSHAKE:
+        return TCB_HANDSHAKE_COUNT;
+    case SINK_VOC_CLOSE_KIND:
+        return TCB_CLOSE_KIND_COUNT;
+    case SINK_VOC_ANOMALY:
+        return TCB_ANOMALY_COUNT;
+    case SINK_VOC_ENDPOINT:
+    case SINK_VOC_BOOL:
+        return 2;
+    default:
+        return 0;
+    }
+}
+
+const char *sink_voc_word(enum sink_voc v, size_t i)
+{
+    if (i >= sink_voc_count(v))
+        return NULL;
+    switch (v) {
+    case SINK_VOC_STATE:
+        return tcb_state_name((enum tcb_state)i);
+    case SINK_VOC_CAUSE:
+        return tcb_cause_name((enum tcb_cause)i);
+    case SINK_VOC_OPEN_KIND:
+        return tcb_open_kind_name((enum tcb_open_kind)i);
+    case SINK_VOC_EP_OPEN:
+        return tcb_ep_open_name((enum tcb_ep_open)i);
+    case SINK_VOC_HANDSHAKE:
+        return tcb_handshake_name((enum tcb_handshake)i);
+    case SINK_VOC_CLOSE_KIND:
+        return tcb_close_kind_name((enum tcb_close_kind)i);
+    case SINK_VOC_ANOMALY:
+        return tcb_anomaly_name((enum tcb_anomaly)i);
+    case SINK_VOC_ENDPOINT:
+        return tcb_endpoint_name((enum tcb_endpoint)i);
+    default:
+        return NULL;
+    }
+}
+
+const struct sink_col_def sink_conn_cols[SINK_COL_COUNT] = {
+#define SINK_X(n, d, v) {#n, d, v},
+    SINK_CONN_COLUMN_LIST(SINK_X)
+#undef SINK_X
+};
+
+static inline void put_int(struct sink_val *v, uint64_t u)
+{
+    v->type = SINK_V_INT;
+    v->u = u;
+}
+
+static inline void put_opt(struct sink_val *v, bool have, uint64_t u)
+{
+    v->type = have ? SINK_V_INT : SINK_V_NULL;
+    v->u = u;
+}
+
+static inline void put_text(struct sink_val *v, const char *s)
+{
+    v->type = SINK_V_TEXT;
+    v->s = s;
+}
+
+/* Copy a possibly unterminated char array into a terminated buffer. */
+static void copy_str(char *dst, size_t dstlen, const char *src, size_t srclen)
+{
+    size_t n = strnlen(src, srclen < dstlen - 1 ? srclen : dstlen - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+void sink_conn_row_fill(struct sink_conn_row *row, const struct tcb_conn_info *c)
+{
+    struct sink_val *v = row->v;
+    uint32_t h = c->have;
+
+    sink_ip_str(c->ip_version, c->client_ip, row->client_ip, sizeof(row->client_ip));
+    sink_ip_str(c->ip_version, c->server_ip, row->server_ip, sizeof(row->server_ip));
+    copy_str(row->zeek_conn_state, sizeof(row->zeek_conn_state), c->zeek_conn_state,
+             sizeof(c->zeek_conn_state));
+    copy_str(row->zeek_history, sizeof(row->zeek_history), c->zeek_history,
+             sizeof(c->zeek_history));
+
+    put_int(&v[SINK_COL_id], c->id);
+    put_text(&v[SINK_COL_client_ip], row->client_ip);
+    put_int(&v[SINK_COL_client_port], c->client_port);
+    put_text(&v[SINK_COL_server_ip], row->server_ip);
+    put_int(&v[SINK_COL_server_port], c->server_port);
+    put_int(&v[SINK_COL_ip_version], c->ip_version);
+    put_opt(&v[SINK_COL_vlan], h & TCB_HAVE_VLAN, c->vlan);
+    put_int(&v[SINK_COL_incarnation], c->incarnation);
+    put_text(&v[SINK_COL_open_kind], tcb_open_kind_name(c->open_kind));
+    put_text(&v[SINK_COL_client_open], tcb_ep_open_name(c->client_open));
+    put_text(&v[SINK_COL_server_open], tcb_ep_open_name(c->server_open));
+    put_text(&v[SINK_COL_handshake], tcb_handshake_name(c->handshake));
+    put_text(&v[SINK_COL_close_kind], tcb_close_kind_name(c->close_kind));
+    put_text(&v[SINK_COL_client_final_state], tcb_state_name(c->client_final_state));
+    put_text(&v[SINK_COL_server_final_state], tcb_state_name(c->server_final_state));
+    put_int(&v[SINK_COL_first_ns], c->first_ns);
+    put_int(&v[SINK_COL_last_ns], c->last_ns);
+    put_opt(&v[SINK_COL_syn_ns], h & TCB_HAVE_SYN, c->syn_ns);
+    put_opt(&v[SINK_COL_synack_ns], h & TCB_HAVE_SYNACK, c->synack_ns);
+    put_opt(&v[SINK_COL_ack_ns], h & TCB_HAVE_ACK, c->ack_ns);
+    put_int(&v[SINK_COL_syn_retransmits], c->syn_retransmits);
+    put_int(&v[SINK_COL_synack_retransmits], c->synack_retransmits);
+    put_int(&v[SINK_COL_packets_c2s], c->packets[TCB_CLIENT]);
+    put_int(&v[SINK_COL_packets_s2c], c->packets[TCB_SERVER]);
+    put_int(&v[SINK_COL_data_bytes_c2s], c->data_bytes[TCB_CLIENT]);
+    put_int(&v[SINK_COL_data_bytes_s2c], c->data_bytes[TCB_SERVER]);
+    put_int(&v[SINK_COL_retrans_packets_c2s], c->retrans_packets[TCB_CLIENT]);
+    put_int(&v[SINK_COL_retrans_packets_s2c], c->retrans_packets[TCB_SERVER]);
+    put_opt(&v[SINK_COL_client_mss], h & TCB_HAVE_CMSS, c->mss[TCB_CLIENT]);
+    put_opt(&v[SINK_COL_server_mss], h & TCB_HAVE_SMSS, c->mss[TCB_SERVER]);
+    put_opt(&v[SINK_COL_client_wscale], h & TCB_HAVE_CWSCALE, c->wscale[TCB_CLIENT]);
+    put_opt(&v[SINK_COL_server_wscale], h & TCB_HAVE_SWSCALE, c->wscale[TCB_SERVER]);
+    put_opt(&v[SINK_COL_sack_permitted], h & TCB_HAVE_OPTS, c->sack_permitted);
+    put_opt(&v[SINK_COL_timestamps], h & TCB_HAVE_OPTS, c->timestamps);
+    put_int(&v[SINK_COL_tfo], c->tfo);
+    put_text(&v[SINK_COL_zeek_conn_state], row->zeek_conn_state);
+    put_text(&v[SINK_COL_zeek_history], row->zeek_history);
+    put_int(&v[SINK_COL_evicted], c->evicted);
+}
+
+int sink_target_check(const char *path, bool force, char err[TCBS_ERRLEN])
+{
+    struct stat st;
+
+    if (stat(path, &st) != 0)
+        return 0; /* absent (or unreachable: creating it will say why) */
+    if (S_ISDIR(st.st_mode)) {
+        snprintf(err, TCBS_ERRLEN, "%s: is a directory", path);
+        return -EISDIR;
+    }
+    if (!force) {
+        snprintf(err, TCBS_ERRLEN, "%s exists (use --force to overwrite)", path);
+        return -EEXIST;
+    }
+    return 0;
+}
