@@ -52,7 +52,7 @@ enum tcb_state {
     X(IDLE_TIMEOUT, "idle_timeout")                                                                \
     X(MIDSTREAM, "midstream")               /* state inferred: capture began mid-connection */    \
     X(EVICTED, "evicted")                   /* --max-connections forced the record out */          \
-    X(SND_ACK_OF_SYN, "snd_ack_of_syn")     /* inferred: endpoint ACKed before we saw its SYN */
+    X(SYN_NOT_SEEN, "syn_not_seen")         /* inferred: a SYN/ACK answered a SYN the tap missed */
 
 enum tcb_cause {
 #define TCB_X(n, s) TCB_CAUSE_##n,
@@ -125,7 +125,8 @@ enum tcb_close_kind {
     X(SYN_RST, "syn_rst")                                                                          \
     X(OPT_MALFORMED, "opt_malformed")                                                              \
     X(EVICTED, "evicted")                                                                          \
-    X(SEQ_GAP, "seq_gap")
+    X(UNEXPECTED_SYN, "unexpected_syn")     /* SYN with a new ISN on a live connection */  \
+    X(TIMELINE_FULL, "timeline_full")       /* more state changes than a record keeps */
 
 enum tcb_anomaly {
 #define TCB_X(n, s) TCB_ANOM_##n,
