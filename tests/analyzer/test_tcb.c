@@ -1,0 +1,702 @@
+/*
+ * test_tcb.c - the TCB engine on crafted segment sequences, one test per
+ * corner of RFC 9293 the engine must get right.  Expected states and
+ * classifications come from the RFC's state diagram (§3.3.2, Figures 6-13),
+ * never from the engine's own output.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tcb.h"
+
+#define C 0 /* client sends */
+#define S 1 /* server sends */
+#define SYN DIS_TH_SYN
+#define ACK DIS_TH_ACK
+#define FIN DIS_TH_FIN
+#define RST DIS_TH_RST
+#define PSH DIS_TH_PSH
+#define MS 1000000ULL
+#define SEC 1000000000ULL
+
+/* What the engine emitted: a copy of each connection with its timeline. */
+struct got {
+    struct tcb_conn_info c;
+    struct tcb_event ev[32];
+    struct tcb_anom an[8];
+};
+
+struct fx {
+    struct tcb_table *t;
+    struct got out[16];
+    int n;
+    uint64_t frame;
+    uint64_t base_ns;
+    uint16_t cport, sport;
+    uint8_t caddr[16], saddr[16];
+};
+
+static int collect(void *ctx, const struct tcb_conn_info *c)
+{
+    struct fx *f = ctx;
+    assert_true(f->n < 16);
+    struct got *g = &f->out[f->n++];
+    g->c = *c;
+    assert_true(c->event_count <= 32);
+    memcpy(g->ev, c->events, c->event_count * sizeof(*c->events));
+    memcpy(g->an, c->anomalies, (c->anomaly_count > 8 ? 8 : c->anomaly_count) * sizeof(*g->an));
+    g->c.events = g->ev;
+    g->c.anomalies = g->an;
+    return 0;
+}
+
+static struct fx *fx_new(void)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    struct tcb_config cfg;
+    tcb_config_default(&cfg);
+    cfg.seed_set = true;
+    cfg.hash_seed = 42;
+    struct tcb_output out = {f, collect};
+    char err[TCBS_ERRLEN];
+    assert_int_equal(tcb_table_new(&f->t, &cfg, &out, err), 0);
+    f->base_ns = 1700000000ULL * SEC;
+    f->cport = 40000;
+    f->sport = 80;
+    f->caddr[0] = 10, f->caddr[3] = 1;
+    f->saddr[0] = 10, f->saddr[3] = 2;
+    return f;
+}
+
+static void fx_free(struct fx *f)
+{
+    tcb_table_free(f->t);
+    free(f);
+}
+
+/* One segment from dir at t_ms milliseconds into the capture. */
+static void seg_opt(struct fx *f, int dir, uint16_t flags, uint32_t seq, uint32_t ack,
+                    uint32_t len, double t_ms, uint16_t win, const struct dis_tcp_opts *opt)
+{
+    struct dis_pkt p;
+    memset(&p, 0, sizeof(p));
+    p.ts_ns = f->base_ns + (uint64_t)(t_ms * 1e6);
+    p.frame = ++f->frame;
+    p.ip_version = 4;
+    memcpy(p.src, dir == C ? f->caddr : f->saddr, 16);
+    memcpy(p.dst, dir == C ? f->saddr : f->caddr, 16);
+    p.sport = dir == C ? f->cport : f->sport;
+    p.dport = dir == C ? f->sport : f->cport;
+    p.seq = seq;
+    p.ack = ack;
+    p.tcp_flags = flags;
+    p.payload_len = len;
+    p.window = win;
+    if (opt)
+        p.opt = *opt;
+    assert_int_equal(tcb_packet(f->t, &p), 0);
+}
+
+static void seg(struct fx *f, int dir, uint16_t flags, uint32_t seq, uint32_t ack, uint32_t len,
+                double t_ms)
+{
+    seg_opt(f, dir, flags, seq, ack, len, t_ms, 65000, NULL);
+}
+
+static void finish(struct fx *f)
+{
+    assert_int_equal(tcb_finish(f->t), 0);
+}
+
+/* The endpoint's chain of states, e.g. "CLOSED SYN-SENT ESTABLISHED". */
+static void chain(const struct got *g, int ep, char *buf, size_t n)
+{
+    buf[0] = 0;
+    bool first = true;
+    for (uint32_t i = 0; i < g->c.event_count; i++) {
+        const struct tcb_event *e = &g->ev[i];
+        if (e->endpoint != ep)
+            continue;
+        if (first) {
+            strncat(buf, tcb_state_name(e->from), n - strlen(buf) - 1);
+            first = false;
+        }
+        strncat(buf, " ", n - strlen(buf) - 1);
+        strncat(buf, tcb_state_name(e->to), n - strlen(buf) - 1);
+    }
+}
+
+static void assert_chain(const struct got *g, int ep, const char *want)
+{
+    char buf[512];
+    chain(g, ep, buf, sizeof(buf));
+    assert_string_equal(buf, want);
+}
+
+static bool has_cause(const struct got *g, int ep, enum tcb_cause c, enum tcb_state to)
+{
+    for (uint32_t i = 0; i < g->c.event_count; i++)
+        if (g->ev[i].endpoint == ep && g->ev[i].cause == c && g->ev[i].to == to)
+            return true;
+    return false;
+}
+
+static bool has_anomaly(const struct got *g, enum tcb_anomaly a)
+{
+    for (uint32_t i = 0; i < g->c.anomaly_count && i < 8; i++)
+        if (g->an[i].kind == a)
+            return true;
+    return false;
+}
+
+#define ASSERT_WORDS(g, ok, co, so, hs, ck)                                                        \
+    do {                                                                                           \
+        assert_string_equal(tcb_open_kind_name((g)->c.open_kind), ok);                             \
+        assert_string_equal(tcb_ep_open_name((g)->c.client_open), co);                             \
+        assert_string_equal(tcb_ep_open_name((g)->c.server_open), so);                             \
+        assert_string_equal(tcb_handshake_name((g)->c.handshake), hs);                             \
+        assert_string_equal(tcb_close_kind_name((g)->c.close_kind), ck);                           \
+    } while (0)
+
+#define ASSERT_FINAL(g, cs, ss)                                                                    \
+    do {                                                                                           \
+        assert_string_equal(tcb_state_name((g)->c.client_final_state), cs);                        \
+        assert_string_equal(tcb_state_name((g)->c.server_final_state), ss);                        \
+    } while (0)
+
+/* Client ISN 1000, server ISN 5000; a 3-way handshake at 0/1/2 ms. */
+static void handshake(struct fx *f)
+{
+    seg(f, C, SYN, 1000, 0, 0, 0);
+    seg(f, S, SYN | ACK, 5000, 1001, 0, 1);
+    seg(f, C, ACK, 1001, 5001, 0, 2);
+}
+
+/* RFC 9293 Figure 6 then Figure 12: client closes first. */
+static void test_plain_open_client_closes_first(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    handshake(f);
+    seg(f, C, ACK | PSH, 1001, 5001, 100, 3);
+    seg(f, S, ACK | PSH, 5001, 1101, 2000, 4);
+    seg(f, C, ACK, 1101, 7001, 0, 5);
+    seg(f, C, FIN | ACK, 1101, 7001, 0, 6);
+    seg(f, S, ACK, 7001, 1102, 0, 7);
+    seg(f, S, FIN | ACK, 7001, 1102, 0, 8);
+    seg(f, C, ACK, 1102, 7002, 0, 9);
+    finish(f);
+    assert_int_equal(f->n, 1);
+    struct got *g = &f->out[0];
+    ASSERT_WORDS(g, "active_passive", "active", "passive", "complete", "active_client");
+    ASSERT_FINAL(g, "TIME-WAIT", "CLOSED");
+    assert_chain(g, C, "CLOSED SYN-SENT ESTABLISHED FIN-WAIT-1 FIN-WAIT-2 TIME-WAIT");
+    assert_chain(g, S, "LISTEN SYN-RECEIVED ESTABLISHED CLOSE-WAIT LAST-ACK CLOSED");
+    assert_true(has_cause(g, C, TCB_CAUSE_SND_SYN, TCB_SYN_SENT));
+    assert_true(has_cause(g, S, TCB_CAUSE_RCV_SYN, TCB_SYN_RECEIVED));
+    assert_true(has_cause(g, C, TCB_CAUSE_RCV_SYNACK, TCB_ESTABLISHED));
+    assert_true(has_cause(g, S, TCB_CAUSE_RCV_ACK_OF_SYN, TCB_ESTABLISHED));
+    assert_true(has_cause(g, S, TCB_CAUSE_RCV_ACK_OF_FIN, TCB_CLOSED));
+    assert_int_equal(g->c.data_bytes[C], 100);
+    assert_int_equal(g->c.data_bytes[S], 2000);
+    assert_int_equal(g->c.packets[C], 6); /* SYN, ACK, data, ACK, FIN, ACK */
+    assert_int_equal(g->c.packets[S], 4);
+    assert_int_equal(g->c.syn_ns, f->base_ns);
+    assert_int_equal(g->c.synack_ns, f->base_ns + 1 * MS);
+    assert_int_equal(g->c.ack_ns, f->base_ns + 2 * MS);
+    assert_int_equal(g->c.incarnation, 1);
+    assert_int_equal(g->c.id, 1);
+    /* Frame numbers of the events: the SYN is frame 1, the final ACK frame 10. */
+    assert_int_equal(g->ev[0].frame, 1);
+    assert_int_equal(g->ev[g->c.event_count - 1].frame, 10);
+    fx_free(f);
+}
+
+static void test_server_closes_first(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    handshake(f);
+    seg(f, C, ACK | PSH, 1001, 5001, 10, 3);
+    seg(f, S, FIN | ACK | PSH, 5001, 1011, 50, 4);
+    seg(f, C, ACK, 1011, 5052, 0, 5);
+    seg(f, C, FIN | ACK, 1011, 5052, 0, 6);
+    seg(f, S, ACK, 5052, 1012, 0, 7);
+    finish(f);
+    struct got *g = &f->out[0];
+    ASSERT_WORDS(g, "active_passive", "active", "passive", "complete", "active_server");
+    ASSERT_FINAL(g, "CLOSED", "TIME-WAIT");
+    assert_chain(g, S, "LISTEN SYN-RECEIVED ESTABLISHED FIN-WAIT-1 FIN-WAIT-2 TIME-WAIT");
+    assert_chain(g, C, "CLOSED SYN-SENT ESTABLISHED CLOSE-WAIT LAST-ACK CLOSED");
+    assert_int_equal(g->c.data_bytes[S], 50);
+    fx_free(f);
+}
+
+/* RFC 9293 Figure 8: crossing SYNs. */
+static void test_crossing_syns_are_simultaneous(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    f->sport = 5001;
+    f->cport = 5000;
+    seg(f, C, SYN, 100, 0, 0, 0);
+    seg(f, S, SYN, 300, 0, 0, 1);
+    seg(f, C, SYN | ACK, 100, 301, 0, 2);
+    seg(f, S, SYN | ACK, 300, 101, 0, 3);
+    seg(f, C, ACK, 101, 301, 0, 4);
+    finish(f);
+    assert_int_equal(f->n, 1);
+    struct got *g = &f->out[0];
+    ASSERT_WORDS(g, "simultaneous", "simultaneous", "simultaneous", "complete", "open");
+    ASSERT_FINAL(g, "ESTABLISHED", "ESTABLISHED");
+    assert_chain(g, C, "CLOSED SYN-SENT SYN-RECEIVED ESTABLISHED");
+    assert_chain(g, S, "CLOSED SYN-SENT SYN-RECEIVED ESTABLISHED");
+    fx_free(f);
+}
+
+/* RFC 9293 Figure 13: FINs cross; both go FIN-WAIT-1 -> CLOSING -> TIME-WAIT. */
+static void test_crossing_fins_are_simultaneous_close(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    handshake(f);
+    seg(f, C, FIN | ACK, 1001, 5001, 0, 10);
+    seg(f, S, FIN | ACK, 5001, 1001, 0, 10.1);
+    seg(f, C, ACK, 1002, 5002, 0, 11);
+    seg(f, S, ACK, 5002, 1002, 0, 11.1);
+    finish(f);
+    struct got *g = &f->out[0];
+    ASSERT_WORDS(g, "active_passive", "active", "passive", "complete", "simultaneous");
+    ASSERT_FINAL(g, "TIME-WAIT", "TIME-WAIT");
+    assert_chain(g, C, "CLOSED SYN-SENT ESTABLISHED FIN-WAIT-1 CLOSING TIME-WAIT");
+    assert_chain(g, S, "LISTEN SYN-RECEIVED ESTABLISHED FIN-WAIT-1 CLOSING TIME-WAIT");
+    fx_free(f);
+}
+
+static void test_rst_answering_syn_is_refused(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    seg(f, C, SYN, 1000, 0, 0, 0);
+    seg(f, S, RST | ACK, 0, 1001, 0, 0.1);
+    finish(f);
+    struct got *g = &f->out[0];
+    ASSERT_WORDS(g, "none", "active", "unknown", "refused", "refused");
+    ASSERT_FINAL(g, "CLOSED", "CLOSED");
+    assert_chain(g, C, "CLOSED SYN-SENT CLOSED");
+    assert_true(has_cause(g, C, TCB_CAUSE_RCV_RST, TCB_CLOSED));
+    assert_false(g->c.have & TCB_HAVE_SYNACK);
+    fx_free(f);
+}
+
+/* A Windows client retries a refused connect with the same ISN: one record. */
+static void test_refused_retries_same_isn_are_one_record(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    for (int i = 0; i < 3; i++) {
+        seg(f, C, SYN, 1000, 0, 0, i * 500.0);
+        seg(f, S, RST | ACK, 0, 1001, 0, i * 500.0 + 0.1);
+    }
+    finish(f);
+    assert_int_equal(f->n, 1);
+    assert_int_equal(f->out[0].c.syn_retransmits, 2);
+    assert_string_equal(tcb_handshake_name(f->out[0].c.handshake), "refused");
+    fx_free(f);
+}
+
+static void test_unanswered_syn_counts_retransmits(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    seg(f, C, SYN, 1000, 0, 0, 0);
+    seg(f, C, SYN, 1000, 0, 0, 1000);
+    seg(f, C, SYN, 1000, 0, 0, 3000);
+    finish(f);
+    assert_int_equal(f->n, 1);
+    struct got *g = &f->out[0];
+    ASSERT_WORDS(g, "none", "active", "unknown", "unanswered", "none");
+    assert_string_equal(tcb_state_name(g->c.client_final_state), "SYN-SENT");
+    assert_int_equal(g->c.syn_retransmits, 2);
+    assert_int_equal(g->c.syn_ns, f->base_ns);
+    assert_chain(g, C, "CLOSED SYN-SENT");
+    fx_free(f);
+}
+
+static void test_rst_abort_by_client(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    handshake(f);
+    seg(f, C, ACK | PSH, 1001, 5001, 100, 3);
+    seg(f, S, ACK, 5001, 1101, 0, 4);
+    seg(f, C, RST | ACK, 1101, 5001, 0, 5);
+    finish(f);
+    struct got *g = &f->out[0];
+    ASSERT_WORDS(g, "active_passive", "active", "passive", "complete", "reset_client");
+    ASSERT_FINAL(g, "CLOSED", "CLOSED");
+    assert_true(has_cause(g, C, TCB_CAUSE_SND_RST, TCB_CLOSED));
+    assert_true(has_cause(g, S, TCB_CAUSE_RCV_RST, TCB_CLOSED));
+    fx_free(f);
+}
+
+/* RFC 5961 §3: an RST outside the window changes nothing. */
+static void test_rst_out_of_window_is_anomaly_only(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    handshake(f);
+    seg(f, S, RST, 5001 + 10000000, 0, 0, 3);
+    finish(f);
+    struct got *g = &f->out[0];
+    ASSERT_FINAL(g, "ESTABLISHED", "ESTABLISHED");
+    assert_string_equal(tcb_close_kind_name(g->c.close_kind), "open");
+    assert_true(has_anomaly(g, TCB_ANOM_RST_OUT_OF_WINDOW));
+    fx_free(f);
+}
+
+static void test_half_close_keeps_data_flowing(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    handshake(f);
+    seg(f, C, FIN | ACK | PSH, 1001, 5001, 100, 3);
+    seg(f, S, ACK, 5001, 1102, 0, 4);
+    seg(f, S, ACK | PSH, 5001, 1102, 1000, 5);
+    seg(f, C, ACK, 1102, 6001, 0, 6);
+    seg(f, S, ACK | PSH, 6001, 1102, 1000, 7);
+    seg(f, C, ACK, 1102, 7001, 0, 8);
+    seg(f, S, FIN | ACK, 7001, 1102, 0, 9);
+    seg(f, C, ACK, 1102, 7002, 0, 10);
+    finish(f);
+    struct got *g = &f->out[0];
+    ASSERT_WORDS(g, "active_passive", "active", "passive", "complete", "active_client");
+    ASSERT_FINAL(g, "TIME-WAIT", "CLOSED");
+    assert_chain(g, C, "CLOSED SYN-SENT ESTABLISHED FIN-WAIT-1 FIN-WAIT-2 TIME-WAIT");
+    assert_int_equal(g->c.data_bytes[S], 2000);
+    assert_int_equal(g->c.data_bytes[C], 100);
+    assert_false(has_anomaly(g, TCB_ANOM_DATA_AFTER_FIN));
+    fx_free(f);
+}
+
+static void close_cleanly(struct fx *f, uint32_t cs, uint32_t ss, double t)
+{
+    seg(f, C, FIN | ACK, cs, ss, 0, t);
+    seg(f, S, FIN | ACK, ss, cs + 1, 0, t + 1);
+    seg(f, C, ACK, cs + 1, ss + 1, 0, t + 2);
+}
+
+/* A new SYN with a new ISN on a tuple in TIME-WAIT starts incarnation n+1. */
+static void test_port_reuse_three_incarnations(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    for (int i = 0; i < 3; i++) {
+        uint32_t ci = 1000 + 100000u * i, si = 9000 + 700000u * i;
+        double t = i * 1000.0;
+        seg(f, C, SYN, ci, 0, 0, t);
+        seg(f, S, SYN | ACK, si, ci + 1, 0, t + 1);
+        seg(f, C, ACK, ci + 1, si + 1, 0, t + 2);
+        close_cleanly(f, ci + 1, si + 1, t + 3);
+    }
+    finish(f);
+    assert_int_equal(f->n, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(f->out[i].c.incarnation, i + 1);
+        assert_string_equal(tcb_handshake_name(f->out[i].c.handshake), "complete");
+    }
+    /* The first two left TIME-WAIT because the next SYN took over the tuple. */
+    assert_true(has_cause(&f->out[0], C, TCB_CAUSE_NEW_INCARNATION, TCB_CLOSED));
+    ASSERT_FINAL(&f->out[0], "CLOSED", "CLOSED");
+    ASSERT_FINAL(&f->out[2], "TIME-WAIT", "CLOSED");
+    /* ids follow the first packet: 1, 2, 3. */
+    assert_int_equal(f->out[0].c.id, 1);
+    assert_int_equal(f->out[2].c.id, 3);
+    fx_free(f);
+}
+
+static void test_midstream_picks_server_by_port(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    /* The first segment comes from the server (port 80) to the client. */
+    seg(f, S, ACK | PSH, 7000, 3000, 500, 0);
+    seg(f, C, ACK, 3000, 7500, 0, 1);
+    close_cleanly(f, 3000, 7500, 2);
+    finish(f);
+    struct got *g = &f->out[0];
+    assert_int_equal(g->c.server_port, 80);
+    assert_int_equal(g->c.client_port, 40000);
+    ASSERT_WORDS(g, "midstream", "unknown", "unknown", "not_seen", "active_client");
+    assert_true(has_cause(g, C, TCB_CAUSE_MIDSTREAM, TCB_ESTABLISHED));
+    ASSERT_FINAL(g, "TIME-WAIT", "CLOSED");
+    assert_false(g->c.have & TCB_HAVE_SYN);
+    fx_free(f);
+}
+
+/* The SYN/ACK is seen at the tap but lost before the client: the client
+ * retransmits its SYN and must stay SYN-SENT until its ACK is seen. */
+static void test_synack_lost_after_tap_no_regression(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    seg(f, C, SYN, 1000, 0, 0, 0);
+    seg(f, S, SYN | ACK, 5000, 1001, 0, 1);
+    seg(f, C, SYN, 1000, 0, 0, 1000);
+    seg(f, S, SYN | ACK, 5000, 1001, 0, 1001);
+    seg(f, C, ACK, 1001, 5001, 0, 1002);
+    finish(f);
+    struct got *g = &f->out[0];
+    assert_int_equal(g->c.syn_retransmits, 1);
+    assert_int_equal(g->c.synack_retransmits, 1);
+    assert_chain(g, C, "CLOSED SYN-SENT ESTABLISHED");
+    /* The client became ESTABLISHED at its ACK (frame 5), not at the first SYN/ACK. */
+    for (uint32_t i = 0; i < g->c.event_count; i++)
+        if (g->ev[i].endpoint == C && g->ev[i].to == TCB_ESTABLISHED)
+            assert_int_equal(g->ev[i].frame, 5);
+    assert_int_equal(g->c.synack_ns, f->base_ns + 1 * MS);
+    assert_int_equal(g->c.ack_ns, f->base_ns + 1002 * MS);
+    fx_free(f);
+}
+
+static void test_sequence_wraparound(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    uint32_t ci = 0xFFFFFF00u;
+    seg(f, C, SYN, ci, 0, 0, 0);
+    seg(f, S, SYN | ACK, 5000, ci + 1, 0, 1);
+    seg(f, C, ACK, ci + 1, 5001, 0, 2);
+    seg(f, C, ACK, ci + 1, 5001, 1000, 3);          /* crosses 2^32 */
+    seg(f, C, ACK, ci + 1001, 5001, 1000, 4);
+    seg(f, C, ACK, ci + 1, 5001, 1000, 5);          /* a retransmission */
+    seg(f, S, ACK, 5001, ci + 2001, 0, 6);
+    close_cleanly(f, ci + 2001, 5001, 7);
+    finish(f);
+    struct got *g = &f->out[0];
+    assert_int_equal(g->c.data_bytes[C], 2000);
+    assert_int_equal(g->c.retrans_packets[C], 1);
+    ASSERT_FINAL(g, "TIME-WAIT", "CLOSED");
+    fx_free(f);
+}
+
+static void test_tfo_data_on_syn(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    struct dis_tcp_opts o = {0};
+    o.present = DIS_OPT_TFO;
+    o.tfo_cookie_len = 8;
+    seg_opt(f, C, SYN, 1000, 0, 100, 0, 65000, &o);
+    seg(f, S, SYN | ACK, 5000, 1101, 0, 1);
+    seg(f, C, ACK, 1101, 5001, 0, 2);
+    finish(f);
+    struct got *g = &f->out[0];
+    assert_true(g->c.tfo);
+    assert_int_equal(g->c.data_bytes[C], 100);
+    assert_string_equal(tcb_handshake_name(g->c.handshake), "complete");
+    fx_free(f);
+}
+
+/* Two SYN/ACKs with different ISNs: the one the client ACKs wins. */
+static void test_synack_isn_chosen_by_client_ack(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    seg(f, C, SYN, 1000, 0, 0, 0);
+    seg(f, S, SYN | ACK, 5000, 1001, 0, 1);
+    seg(f, S, SYN | ACK, 8000, 1001, 0, 2);
+    seg(f, C, ACK, 1001, 8001, 0, 3);
+    seg(f, S, ACK | PSH, 8001, 1001, 300, 4);
+    finish(f);
+    struct got *g = &f->out[0];
+    assert_string_equal(tcb_handshake_name(g->c.handshake), "complete");
+    assert_int_equal(g->c.synack_ns, f->base_ns + 2 * MS);
+    assert_int_equal(g->c.data_bytes[S], 300);
+    assert_true(has_anomaly(g, TCB_ANOM_SYNACK_ISN_CHANGED));
+    fx_free(f);
+}
+
+static void test_keepalive_changes_nothing(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    handshake(f);
+    seg(f, C, ACK | PSH, 1001, 5001, 10, 3);
+    seg(f, S, ACK, 5001, 1011, 0, 4);
+    seg(f, C, ACK, 1010, 5001, 1, 60000); /* keep-alive with one byte below snd.nxt */
+    seg(f, S, ACK, 5001, 1011, 0, 60001);
+    finish(f);
+    struct got *g = &f->out[0];
+    assert_int_equal(g->c.retrans_packets[C], 0);
+    assert_int_equal(g->c.data_bytes[C], 10);
+    ASSERT_FINAL(g, "ESTABLISHED", "ESTABLISHED");
+    fx_free(f);
+}
+
+/* The client's ACK overtakes the SYN/ACK at the tap. */
+static void test_handshake_reordered_at_tap(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    seg(f, C, SYN, 1000, 0, 0, 0);
+    seg(f, C, ACK, 1001, 5001, 0, 2);
+    seg(f, S, SYN | ACK, 5000, 1001, 0, 2.1);
+    seg(f, C, ACK | PSH, 1001, 5001, 10, 3);
+    finish(f);
+    struct got *g = &f->out[0];
+    assert_string_equal(tcb_handshake_name(g->c.handshake), "complete");
+    ASSERT_FINAL(g, "ESTABLISHED", "ESTABLISHED");
+    assert_chain(g, S, "LISTEN SYN-RECEIVED ESTABLISHED");
+    fx_free(f);
+}
+
+/* TIME-WAIT ends after 2*MSL of capture time; the record is emitted then. */
+static void test_time_wait_expires_after_2msl(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    handshake(f);
+    close_cleanly(f, 1001, 5001, 3);
+    assert_int_equal(tcb_advance(f->t, f->base_ns + 30 * SEC), 0);
+    assert_int_equal(f->n, 0); /* still in TIME-WAIT */
+    assert_int_equal(tcb_advance(f->t, f->base_ns + 61 * SEC), 0);
+    assert_int_equal(f->n, 1);
+    struct got *g = &f->out[0];
+    ASSERT_FINAL(g, "CLOSED", "CLOSED");
+    assert_true(has_cause(g, C, TCB_CAUSE_TIME_WAIT_EXPIRED, TCB_CLOSED));
+    const struct tcb_event *last = &g->ev[g->c.event_count - 1];
+    assert_int_equal(last->frame, 0);
+    assert_int_equal(last->ts_ns, f->base_ns + 5 * MS + 60 * SEC);
+    finish(f);
+    assert_int_equal(f->n, 1);
+    fx_free(f);
+}
+
+static void test_idle_connection_is_emitted_during_the_run(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    handshake(f);
+    assert_int_equal(tcb_advance(f->t, f->base_ns + 301 * SEC), 0);
+    assert_int_equal(f->n, 1);
+    assert_string_equal(tcb_close_kind_name(f->out[0].c.close_kind), "open");
+    assert_int_equal(tcb_table_stats(f->t)->live, 0);
+    finish(f);
+    fx_free(f);
+}
+
+static void test_fin_retransmission_counted_no_regression(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    handshake(f);
+    seg(f, C, FIN | ACK, 1001, 5001, 0, 3);
+    seg(f, C, FIN | ACK, 1001, 5001, 0, 300);
+    seg(f, S, ACK, 5001, 1002, 0, 301);
+    seg(f, S, FIN | ACK, 5001, 1002, 0, 302);
+    seg(f, S, FIN | ACK, 5001, 1002, 0, 600);
+    seg(f, C, ACK, 1002, 5002, 0, 601);
+    finish(f);
+    struct got *g = &f->out[0];
+    assert_int_equal(g->c.retrans_packets[C], 1);
+    assert_int_equal(g->c.retrans_packets[S], 1);
+    assert_chain(g, C, "CLOSED SYN-SENT ESTABLISHED FIN-WAIT-1 FIN-WAIT-2 TIME-WAIT");
+    assert_int_equal(f->n, 1);
+    fx_free(f);
+}
+
+static void test_rst_after_synack_is_handshake_reset(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    seg(f, C, SYN, 1000, 0, 0, 0);
+    seg(f, S, SYN | ACK, 5000, 1001, 0, 1);
+    seg(f, C, RST, 1001, 0, 0, 2);
+    finish(f);
+    struct got *g = &f->out[0];
+    ASSERT_WORDS(g, "none", "active", "passive", "reset", "none");
+    ASSERT_FINAL(g, "CLOSED", "CLOSED");
+    fx_free(f);
+}
+
+static void test_synack_only_at_capture_end_is_incomplete(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    seg(f, C, SYN, 1000, 0, 0, 0);
+    seg(f, S, SYN | ACK, 5000, 1001, 0, 1);
+    finish(f);
+    struct got *g = &f->out[0];
+    ASSERT_WORDS(g, "none", "active", "passive", "incomplete", "none");
+    ASSERT_FINAL(g, "SYN-SENT", "SYN-RECEIVED");
+    fx_free(f);
+}
+
+static void test_data_after_fin_is_flagged(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    handshake(f);
+    seg(f, C, FIN | ACK, 1001, 5001, 0, 3);
+    seg(f, C, ACK | PSH, 1002, 5001, 50, 4);
+    finish(f);
+    assert_true(has_anomaly(&f->out[0], TCB_ANOM_DATA_AFTER_FIN));
+    fx_free(f);
+}
+
+/* Several tuples at once: every record comes out, in id order at the end. */
+static void test_many_connections_emitted_in_id_order(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    for (int i = 0; i < 12; i++) {
+        f->cport = (uint16_t)(50000 - i * 7);
+        seg(f, C, SYN, 1000, 0, 0, i);
+    }
+    finish(f);
+    assert_int_equal(f->n, 12);
+    for (int i = 0; i < 12; i++) {
+        assert_int_equal(f->out[i].c.id, i + 1);
+        assert_int_equal(f->out[i].c.client_port, 50000 - i * 7);
+    }
+    fx_free(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plain_open_client_closes_first),
+        cmocka_unit_test(test_server_closes_first),
+        cmocka_unit_test(test_crossing_syns_are_simultaneous),
+        cmocka_unit_test(test_crossing_fins_are_simultaneous_close),
+        cmocka_unit_test(test_rst_answering_syn_is_refused),
+        cmocka_unit_test(test_refused_retries_same_isn_are_one_record),
+        cmocka_unit_test(test_unanswered_syn_counts_retransmits),
+        cmocka_unit_test(test_rst_abort_by_client),
+        cmocka_unit_test(test_rst_out_of_window_is_anomaly_only),
+        cmocka_unit_test(test_half_close_keeps_data_flowing),
+        cmocka_unit_test(test_port_reuse_three_incarnations),
+        cmocka_unit_test(test_midstream_picks_server_by_port),
+        cmocka_unit_test(test_synack_lost_after_tap_no_regression),
+        cmocka_unit_test(test_sequence_wraparound),
+        cmocka_unit_test(test_tfo_data_on_syn),
+        cmocka_unit_test(test_synack_isn_chosen_by_client_ack),
+        cmocka_unit_test(test_keepalive_changes_nothing),
+        cmocka_unit_test(test_handshake_reordered_at_tap),
+        cmocka_unit_test(test_time_wait_expires_after_2msl),
+        cmocka_unit_test(test_idle_connection_is_emitted_during_the_run),
+        cmocka_unit_test(test_fin_retransmission_counted_no_regression),
+        cmocka_unit_test(test_rst_after_synack_is_handshake_reset),
+        cmocka_unit_test(test_synack_only_at_capture_end_is_incomplete),
+        cmocka_unit_test(test_data_after_fin_is_flagged),
+        cmocka_unit_test(test_many_connections_emitted_in_id_order),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
