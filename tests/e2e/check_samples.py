@@ -151,7 +151,7 @@ def check_counts(tool, samples, only):
             failures += 1
             continue
         frames = int(run.get("frames", -1))
-        tcp = int(run.get("tcp", -1))
+        tcp = int(run.get("tcp_segments", -1))
         ok = frames == int(row["frames"]) and tcp == int(row["tcp_frames"])
         print("%s %s: frames %d (tshark %s), tcp %d (tshark %s), connections %d (tshark conversations %s)" %
               ("ok  " if ok else "FAIL", row["file"], frames, row["frames"], tcp, row["tcp_frames"],
