@@ -12,9 +12,14 @@
 
 #include "tcb.h"
 
-/* Fixed size, no pointers: it lives inside every connection record. */
+/*
+ * Fixed size, no pointers: it lives inside every connection record.  128
+ * bytes: two endpoints' sequence bookkeeping (48 bytes each), the "seen"
+ * bits, role flags and up to 28 history letters.  Aligned for the 32-bit
+ * fields zeek.c keeps in it.
+ */
 struct zeek_state {
-    uint8_t opaque_[120]; /* layout private to zeek.c (static_assert there) */
+    _Alignas(4) uint8_t opaque_[128]; /* layout private to zeek.c (static_assert there) */
 };
 
 /* Start a record.  dir 0 is the endpoint that sent the record's first segment. */
@@ -33,7 +38,7 @@ void zeek_packet(struct zeek_state *z, int dir, const struct dis_pkt *p);
  * history (NUL-terminated, truncated to fit), and which dir Zeek calls the
  * originator after any flips (0 or 1).
  */
-void zeek_result(const struct zeek_state *z, char conn_state[8],
-                 char history[TCB_ZEEK_HISTORY_MAX], int *orig_dir);
+void zeek_result(const struct zeek_state *z, char conn_state[8], char history[TCB_ZEEK_HISTORY_MAX],
+                 int *orig_dir);
 
 #endif /* TCBSCOPE_ZEEK_INT_H */

@@ -11,6 +11,7 @@
 #ifndef TCBSCOPE_SINK_H
 #define TCBSCOPE_SINK_H
 
+#include <errno.h>
 #include <stdio.h>
 
 #include "tcb.h"
@@ -91,5 +92,13 @@ void sink_set_destroy(struct sink_set *set);
 
 /* Text form of an address (inet_ntop) into buf (at least 46 bytes). */
 const char *sink_ip_str(uint8_t version, const uint8_t addr[16], char *buf, size_t len);
+
+/*
+ * Returned by a sink's conn()/finish() (and so by the fan-out) when its
+ * reader went away: `tcbscope ... --json - | head -1`.  Not a failure to
+ * report: the cli stops quietly.  The JSON sink holds SIGPIPE off around its
+ * own writes, so the process is not killed by the signal.
+ */
+#define SINK_EPIPE (-EPIPE)
 
 #endif /* TCBSCOPE_SINK_H */

@@ -1,2 +1,640 @@
-/* Being written: see dis.h / tcb.h / sink.h for the contract. */
-extern int tcbs_placeholder_sqlite;
+/*
+ * sqlite.c - the SQLite sink: one database per run with the tables
+ * connections, transitions, anomalies, captures and run, the views
+ * handshake_latency and timeline (schema documented in docs/schema.md).
+ *
+ * The database is built in a temporary file beside the target (same
+ * directory, so the final rename is atomic) with journalling and syncing
+ * off in one long transaction: a half-written file is never visible under
+ * the target name, and a failed or abandoned run leaves an existing target
+ * untouched.  Secondary indexes are built once at the end (faster than
+ * maintaining them row by row).
+ *
+ * Leaves to others: what the values mean (analyzer/), choosing the path and
+ * printing errors (cli/).
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sink.h"
+#include "sink_int.h"
+
+struct sqlite_sink {
+    struct sink base;
+    sqlite3 *db;
+    char *path; /* target */
+    char *tmp;  /* temporary file beside it; NULL once renamed */
+    sqlite3_stmt *ins_conn, *ins_tr, *ins_an;
+    int failed; /* sticky: the first error, repeated by every later call */
+    char failmsg[TCBS_ERRLEN];
+    bool finished;
+    struct sink_conn_row row; /* bound with SQLITE_STATIC: must outlive the statements */
+};
+
+/* A growable string for the few statements built at open and finish. */
+struct sbuf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+};
+
+static void sb_add(struct sbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (b->oom)
+        return;
+    for (;;) {
+        size_t room = b->cap - b->len;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->oom = true;
+            return;
+        }
+        if ((size_t)n < room) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = b->cap ? b->cap * 2 : 1024;
+        while (cap < b->len + (size_t)n + 1)
+            cap *= 2;
+        char *p = sink_realloc(b->p, cap);
+        if (p == NULL) {
+            b->oom = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+}
+
+/*
+ * "CHECK (col = 'a' OR col = 'b' ...)" from a vocabulary.  Not IN (...):
+ * SQLite 3.40 evaluates an IN list of more than two constants by building
+ * a temporary b-tree on every statement execution, which made each insert
+ * ~100 times slower; a chain of comparisons means the same and costs a few
+ * string compares.
+ */
+static void sb_check(struct sbuf *b, const char *col, enum sink_voc voc)
+{
+    if (voc == SINK_VOC_BOOL) {
+        sb_add(b, " CHECK (%s IN (0, 1))", col);
+        return;
+    }
+    sb_add(b, " CHECK (");
+    for (size_t i = 0; i < sink_voc_count(voc); i++)
+        sb_add(b, "%s%s = '%s'", i ? " OR " : "", col, sink_voc_word(voc, i));
+    sb_add(b, ")");
+}
+
+static void build_schema(struct sbuf *b)
+{
+    sb_add(b, "CREATE TABLE connections (");
+    for (size_t i = 0; i < SINK_COL_COUNT; i++) {
+        const struct sink_col_def *d = &sink_conn_cols[i];
+        sb_add(b, "%s\n  %s %s", i ? "," : "", d->name, d->decl);
+        if (d->voc != SINK_VOC_NONE)
+            sb_check(b, d->name, d->voc);
+    }
+    sb_add(b, "\n);\n");
+
+    sb_add(b, "CREATE TABLE transitions (\n"
+              "  conn_id INTEGER NOT NULL REFERENCES connections(id),\n"
+              "  seq INTEGER NOT NULL,\n"
+              "  ts_ns INTEGER NOT NULL,\n"
+              "  endpoint TEXT NOT NULL");
+    sb_check(b, "endpoint", SINK_VOC_ENDPOINT);
+    sb_add(b, ",\n  from_state TEXT NOT NULL");
+    sb_check(b, "from_state", SINK_VOC_STATE);
+    sb_add(b, ",\n  to_state TEXT NOT NULL");
+    sb_check(b, "to_state", SINK_VOC_STATE);
+    sb_add(b, ",\n  cause TEXT NOT NULL");
+    sb_check(b, "cause", SINK_VOC_CAUSE);
+    sb_add(b, ",\n  frame INTEGER\n);\n");
+
+    sb_add(b, "CREATE TABLE anomalies (\n"
+              "  conn_id INTEGER NOT NULL REFERENCES connections(id),\n"
+              "  ts_ns INTEGER NOT NULL,\n"
+              "  endpoint TEXT NOT NULL");
+    sb_check(b, "endpoint", SINK_VOC_ENDPOINT);
+    sb_add(b, ",\n  kind TEXT NOT NULL");
+    sb_check(b, "kind", SINK_VOC_ANOMALY);
+    sb_add(b, ",\n  frame INTEGER\n);\n");
+
+    sb_add(b, "CREATE TABLE captures (\n"
+              "  file_index INTEGER PRIMARY KEY,\n"
+              "  name TEXT NOT NULL,\n"
+              "  format TEXT NOT NULL CHECK (format IN ('pcap', 'pcapng')),\n"
+              "  link_types TEXT NOT NULL,\n"
+              "  packets INTEGER NOT NULL,\n"
+              "  packets_matched INTEGER NOT NULL,\n"
+              "  first_ns INTEGER,\n"
+              "  last_ns INTEGER,\n"
+              "  truncated INTEGER NOT NULL CHECK (truncated IN (0, 1))\n"
+              ");\n");
+
+    sb_add(b, "CREATE TABLE run (\n"
+              "  key TEXT PRIMARY KEY,\n"
+              "  value\n"
+              ");\n");
+
+    sb_add(b, "CREATE VIEW handshake_latency AS\n"
+              "  SELECT id AS conn_id, client_ip, client_port, server_ip, server_port,\n"
+              "         (synack_ns - syn_ns) / 1e6 AS syn_to_synack_ms,\n"
+              "         (ack_ns - synack_ns) / 1e6 AS synack_to_ack_ms,\n"
+              "         (ack_ns - syn_ns) / 1e6 AS handshake_ms,\n"
+              "         syn_retransmits\n"
+              "  FROM connections WHERE handshake = 'complete';\n");
+
+    sb_add(b, "CREATE VIEW timeline AS\n"
+              "  SELECT t.conn_id, t.seq, t.ts_ns, c.client_ip, c.client_port,\n"
+              "         c.server_ip, c.server_port, t.endpoint, t.from_state, t.to_state,\n"
+              "         t.cause, t.frame\n"
+              "  FROM transitions t JOIN connections c ON c.id = t.conn_id\n"
+              "  ORDER BY t.conn_id, t.seq;\n");
+
+    sb_add(b, "PRAGMA user_version = %d;\n", SINK_SQLITE_SCHEMA_VERSION);
+}
+
+/* Built by finish(), after the bulk load. */
+static const char index_sql[] =
+    "CREATE INDEX connections_server ON connections(server_ip, server_port);\n"
+    "CREATE INDEX connections_client ON connections(client_ip, client_port);\n"
+    "CREATE INDEX connections_handshake ON connections(handshake);\n"
+    "CREATE INDEX connections_close_kind ON connections(close_kind);\n"
+
+    "CREATE UNIQUE INDEX transitions_conn_seq ON transitions(conn_id, seq);\n"
+    "CREATE INDEX anomalies_conn ON anomalies(conn_id);\n"
+    "CREATE INDEX anomalies_kind ON anomalies(kind);\n";
+
+/* Record the first error (sticky) and return it. */
+static int fail(struct sqlite_sink *s, int rc, char err[TCBS_ERRLEN], const char *fmt, ...)
+{
+    if (s->failed == 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(s->failmsg, sizeof(s->failmsg), fmt, ap);
+        va_end(ap);
+        s->failed = rc;
+    }
+    if (err != NULL)
+        memcpy(err, s->failmsg, TCBS_ERRLEN);
+    return s->failed;
+}
+
+static int fail_db(struct sqlite_sink *s, char err[TCBS_ERRLEN], const char *what)
+{
+    return fail(s, -EIO, err, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+/* sqlite3_step() that asks the fault hook first (tests fail it at call N). */
+static int step(struct sqlite_sink *s, sqlite3_stmt *st)
+{
+    int rc;
+
+    if (sink_fault()) {
+        sqlite3_reset(st);
+        return fail(s, -EIO, NULL, "%s: insert: disk I/O error (injected)", s->path);
+    }
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+        /* The message belongs to the statement until it is reset. */
+        fail(s, -EIO, NULL, "%s: insert: %s", s->path, sqlite3_errmsg(s->db));
+        sqlite3_reset(st);
+        return s->failed;
+    }
+    sqlite3_reset(st);
+    return 0;
+}
+
+static int exec(struct sqlite_sink *s, const char *sql, char err[TCBS_ERRLEN], const char *what)
+{
+    if (sink_fault())
+        return fail(s, -EIO, err, "%s: %s: disk I/O error (injected)", s->path, what);
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return fail_db(s, err, what);
+    return 0;
+}
+
+static int prepare(struct sqlite_sink *s, const char *sql, sqlite3_stmt **st,
+                   char err[TCBS_ERRLEN])
+{
+    if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK)
+        return fail_db(s, err, "prepare");
+    return 0;
+}
+
+/*
+ * The words we write come from the enums in tcb.h, and the CHECK
+ * constraints are made from the same lists, so for our own inserts the
+ * constraints are off for this connection only (PRAGMA
+ * ignore_check_constraints, not stored in the file: it roughly doubled
+ * the insert rate) and the one thing that
+ * could break them, an enum value out of range (its name is "?"), is
+ * checked here instead.  Anyone else writing to the database gets the
+ * constraints.
+ */
+static int check_words(struct sqlite_sink *s, const struct tcb_conn_info *c, char err[TCBS_ERRLEN])
+{
+    for (int i = 0; i < SINK_COL_COUNT; i++) {
+        const struct sink_val *v = &s->row.v[i];
+        if (v->type == SINK_V_TEXT && sink_conn_cols[i].voc != SINK_VOC_NONE && v->s[0] == '?')
+            return fail(s, -EINVAL, err,
+                        "%s: connection %llu: CHECK constraint failed: %s is not a known word",
+                        s->path, (unsigned long long)c->id, sink_conn_cols[i].name);
+    }
+    for (uint32_t i = 0; i < c->event_count; i++) {
+        const struct tcb_event *e = &c->events[i];
+        if (e->endpoint > TCB_SERVER || e->from >= TCB_STATE_COUNT || e->to >= TCB_STATE_COUNT ||
+            e->cause >= TCB_CAUSE_COUNT)
+            return fail(s, -EINVAL, err,
+                        "%s: connection %llu: CHECK constraint failed: transition %u has an "
+                        "unknown endpoint, state or cause",
+                        s->path, (unsigned long long)c->id, i);
+    }
+    for (uint32_t i = 0; i < c->anomaly_count; i++) {
+        const struct tcb_anom *a = &c->anomalies[i];
+        if (a->endpoint > TCB_SERVER || a->kind >= TCB_ANOMALY_COUNT)
+            return fail(s, -EINVAL, err,
+                        "%s: connection %llu: CHECK constraint failed: anomaly %u has an "
+                        "unknown endpoint or kind",
+                        s->path, (unsigned long long)c->id, i);
+    }
+    return 0;
+}
+
+static int sq_conn(struct sink *base, const struct tcb_conn_info *c, char err[TCBS_ERRLEN])
+{
+    struct sqlite_sink *s = (struct sqlite_sink *)base;
+    sqlite3_stmt *st = s->ins_conn;
+    int rc;
+
+    if (s->failed)
+        return fail(s, s->failed, err, "%s", "");
+    sink_conn_row_fill(&s->row, c);
+    if (check_words(s, c, err) != 0)
+        return s->failed;
+    for (int i = 0; i < SINK_COL_COUNT; i++) {
+        const struct sink_val *v = &s->row.v[i];
+        if (v->type == SINK_V_INT)
+            sqlite3_bind_int64(st, i + 1, (sqlite3_int64)v->u);
+        else if (v->type == SINK_V_TEXT)
+            sqlite3_bind_text(st, i + 1, v->s, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(st, i + 1);
+    }
+    if ((rc = step(s, st)) != 0)
+        return fail(s, rc, err, "%s", "");
+
+    st = s->ins_tr;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)c->id);
+    for (uint32_t i = 0; i < c->event_count; i++) {
+        const struct tcb_event *e = &c->events[i];
+        sqlite3_bind_int64(st, 2, i);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)e->ts_ns);
+        sqlite3_bind_text(st, 4, tcb_endpoint_name(e->endpoint), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, tcb_state_name(e->from), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, tcb_state_name(e->to), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 7, tcb_cause_name(e->cause), -1, SQLITE_STATIC);
+        if (e->frame)
+            sqlite3_bind_int64(st, 8, (sqlite3_int64)e->frame);
+        else
+            sqlite3_bind_null(st, 8);
+        if ((rc = step(s, st)) != 0)
+            return fail(s, rc, err, "%s", "");
+    }
+
+    st = s->ins_an;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)c->id);
+    for (uint32_t i = 0; i < c->anomaly_count; i++) {
+        const struct tcb_anom *a = &c->anomalies[i];
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)a->ts_ns);
+        sqlite3_bind_text(st, 3, tcb_endpoint_name(a->endpoint), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, tcb_anomaly_name(a->kind), -1, SQLITE_STATIC);
+        if (a->frame)
+            sqlite3_bind_int64(st, 5, (sqlite3_int64)a->frame);
+        else
+            sqlite3_bind_null(st, 5);
+        if ((rc = step(s, st)) != 0)
+            return fail(s, rc, err, "%s", "");
+    }
+    return 0;
+}
+
+static int run_text(struct sqlite_sink *s, sqlite3_stmt *st, const char *key, const char *val)
+{
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+    if (val != NULL)
+        sqlite3_bind_text(st, 2, val, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, 2);
+    return step(s, st);
+}
+
+static int run_int(struct sqlite_sink *s, sqlite3_stmt *st, const char *key, uint64_t val)
+{
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)val);
+    return step(s, st);
+}
+
+/* "EN10MB" or the number when the link type has no name. */
+static const char *linktype_str(int lt, char *buf, size_t len)
+{
+    const char *n = dis_linktype_name(lt);
+    if (n != NULL)
+        return n;
+    snprintf(buf, len, "%d", lt);
+    return buf;
+}
+
+static int write_run(struct sqlite_sink *s, const struct sink_run_info *run, sqlite3_stmt *st)
+{
+    char key[96], val[64];
+    int rc = 0;
+    time_t secs = (time_t)(run->start_unix_ns / 1000000000u);
+    struct tm tm;
+
+    rc |= run_text(s, st, "tcbscope_version", run->version);
+    rc |= run_text(s, st, "command_line", run->command_line);
+    rc |= run_int(s, st, "start_ns", run->start_unix_ns);
+    if (gmtime_r(&secs, &tm) != NULL) {
+        size_t n = strftime(val, sizeof(val), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(val + n, sizeof(val) - n, ".%09uZ",
+                 (unsigned)(run->start_unix_ns % 1000000000u));
+        rc |= run_text(s, st, "start_time", val);
+    }
+    rc |= run_int(s, st, "interrupted", run->interrupted);
+    rc |= run_int(s, st, "schema_version", SINK_SQLITE_SCHEMA_VERSION);
+    rc |= run_int(s, st, "files", run->file_count);
+
+    if (run->dis != NULL) {
+        const struct dis_stats *d = run->dis;
+        rc |= run_int(s, st, "frames", d->frames);
+        rc |= run_int(s, st, "bytes", d->bytes);
+        rc |= run_int(s, st, "ipv4", d->ipv4);
+        rc |= run_int(s, st, "ipv6", d->ipv6);
+        rc |= run_int(s, st, "tcp_segments", d->tcp);
+        for (int i = 1; i < DIS_SKIP_COUNT; i++) {
+            snprintf(key, sizeof(key), "skipped.%s", dis_skip_name((enum dis_skip)i));
+            rc |= run_int(s, st, key, d->skipped[i]);
+        }
+        rc |= run_int(s, st, "bad_ip_checksums", d->bad_ip_csum);
+        rc |= run_int(s, st, "bad_tcp_checksums", d->bad_tcp_csum);
+        rc |= run_int(s, st, "opt_malformed", d->opt_malformed);
+        rc |= run_int(s, st, "first_fragments", d->first_fragments);
+        for (uint32_t i = 0; i < d->link_count && i < DIS_MAX_LINKTYPES; i++) {
+            char num[16];
+            snprintf(key, sizeof(key), "link.%s",
+                     linktype_str(d->link[i].linktype, num, sizeof(num)));
+            rc |= run_int(s, st, key, d->link[i].frames);
+        }
+        if (d->link_other)
+            rc |= run_int(s, st, "link.other", d->link_other);
+    }
+    if (run->tcb != NULL) {
+        const struct tcb_stats *t = run->tcb;
+        rc |= run_int(s, st, "engine.segments", t->segments);
+        rc |= run_int(s, st, "engine.connections", t->connections);
+        rc |= run_int(s, st, "engine.peak_live", t->peak_live);
+        rc |= run_int(s, st, "engine.events", t->events);
+        rc |= run_int(s, st, "engine.evictions", t->evictions);
+        rc |= run_int(s, st, "engine.bad_checksum_ignored", t->bad_checksum_ignored);
+    }
+    return rc ? s->failed : 0;
+}
+
+static int write_captures(struct sqlite_sink *s, const struct sink_run_info *run,
+                          sqlite3_stmt *st)
+{
+    for (size_t i = 0; i < run->file_count; i++) {
+        const struct dis_file_info *f = &run->files[i];
+        char links[DIS_MAX_FILE_LINKTYPES * 24] = "";
+        size_t n = 0;
+
+        for (unsigned k = 0; k < f->linktype_count && k < DIS_MAX_FILE_LINKTYPES; k++) {
+            char num[16];
+            const char *name = linktype_str((int)f->linktypes[k], num, sizeof(num));
+            int w = snprintf(links + n, sizeof(links) - n, "%s%s", k ? "," : "", name);
+            if (w < 0 || (size_t)w >= sizeof(links) - n)
+                break;
+            n += (size_t)w;
+        }
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)i);
+        sqlite3_bind_text(st, 2, f->name ? f->name : "", -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, f->pcapng ? "pcapng" : "pcap", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, links, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 5, (sqlite3_int64)f->frames);
+        sqlite3_bind_int64(st, 6, (sqlite3_int64)f->frames_matched);
+        if (f->frames) {
+            sqlite3_bind_int64(st, 7, (sqlite3_int64)f->first_ns);
+            sqlite3_bind_int64(st, 8, (sqlite3_int64)f->last_ns);
+        } else {
+            sqlite3_bind_null(st, 7);
+            sqlite3_bind_null(st, 8);
+        }
+        sqlite3_bind_int(st, 9, f->truncated);
+        if (step(s, st) != 0)
+            return s->failed;
+    }
+    return 0;
+}
+
+static void finalize_all(struct sqlite_sink *s)
+{
+    sqlite3_finalize(s->ins_conn);
+    sqlite3_finalize(s->ins_tr);
+    sqlite3_finalize(s->ins_an);
+    s->ins_conn = s->ins_tr = s->ins_an = NULL;
+}
+
+static int sq_finish(struct sink *base, const struct sink_run_info *run, char err[TCBS_ERRLEN])
+{
+    struct sqlite_sink *s = (struct sqlite_sink *)base;
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (s->failed)
+        return fail(s, s->failed, err, "%s", "");
+    if (s->finished)
+        return 0;
+
+    if (prepare(s, "INSERT INTO run(key, value) VALUES (?, ?)", &st, err) != 0)
+        return s->failed;
+    rc = write_run(s, run, st);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc != 0)
+        return fail(s, rc, err, "%s", "");
+
+    if (prepare(s, "INSERT INTO captures VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", &st, err) != 0)
+        return s->failed;
+    rc = write_captures(s, run, st);
+    sqlite3_finalize(st);
+    if (rc != 0)
+        return fail(s, rc, err, "%s", "");
+
+    if (exec(s, index_sql, err, "create indexes") != 0 || exec(s, "COMMIT", err, "commit") != 0)
+        return s->failed;
+    finalize_all(s);
+    if (sqlite3_close(s->db) != SQLITE_OK)
+        return fail_db(s, err, "close");
+    s->db = NULL;
+    errno = EIO; /* what an injected fault reports */
+    if (sink_fault() || rename(s->tmp, s->path) != 0)
+        return fail(s, -errno, err, "%s: cannot rename %s into place: %s", s->path, s->tmp,
+                    strerror(errno));
+    free(s->tmp);
+    s->tmp = NULL;
+    s->finished = true;
+    return 0;
+}
+
+static void sq_destroy(struct sink *base)
+{
+    struct sqlite_sink *s = (struct sqlite_sink *)base;
+
+    if (s == NULL)
+        return;
+    finalize_all(s);
+    if (s->db != NULL)
+        sqlite3_close(s->db);
+    if (s->tmp != NULL)
+        unlink(s->tmp); /* never renamed: the target stays as it was */
+    free(s->tmp);
+    free(s->path);
+    free(s);
+}
+
+static const struct sink_ops sqlite_ops = {
+    .name = "sqlite",
+    .conn = sq_conn,
+    .finish = sq_finish,
+    .destroy = sq_destroy,
+};
+
+/* ".NAME.tmp-XXXXXX" in the directory of path. */
+static char *temp_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
+    const char *base = path + dirlen;
+    size_t n = dirlen + 1 + strlen(base) + sizeof(".tmp-XXXXXX");
+    char *t = sink_malloc(n);
+
+    if (t != NULL)
+        snprintf(t, n, "%.*s.%s.tmp-XXXXXX", (int)dirlen, path, base);
+    return t;
+}
+
+int sink_sqlite_open(struct sink **out, const char *path, bool force, char err[TCBS_ERRLEN])
+{
+    struct sqlite_sink *s;
+    struct sbuf schema = {0};
+    int fd, rc;
+    mode_t um;
+
+    assert(out != NULL && path != NULL);
+    *out = NULL;
+    if ((rc = sink_target_check(path, force, err)) != 0)
+        return rc;
+    s = sink_malloc(sizeof(*s));
+    if (s == NULL) {
+        snprintf(err, TCBS_ERRLEN, "%s: out of memory", path);
+        return -ENOMEM;
+    }
+    memset(s, 0, sizeof(*s));
+    s->base.ops = &sqlite_ops;
+    s->path = strdup(path);
+    s->tmp = temp_name(path);
+    if (s->path == NULL || s->tmp == NULL) {
+        snprintf(err, TCBS_ERRLEN, "%s: out of memory", path);
+        free(s->tmp);
+        s->tmp = NULL;
+        sq_destroy(&s->base);
+        return -ENOMEM;
+    }
+
+    fd = sink_fault() ? (errno = EIO, -1) : mkstemp(s->tmp);
+    if (fd < 0) {
+        rc = -errno;
+        snprintf(err, TCBS_ERRLEN, "%s: cannot create database: %s", path, strerror(errno));
+        free(s->tmp);
+        s->tmp = NULL;
+        sq_destroy(&s->base);
+        return rc;
+    }
+    /* mkstemp makes 0600; a database is as readable as any file we create. */
+    um = umask(0);
+    umask(um);
+    (void)fchmod(fd, 0666 & ~um);
+    close(fd);
+
+    if (sqlite3_open_v2(s->tmp, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        rc = fail(s, -EIO, err, "%s: cannot open database: %s", path,
+                  s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        sq_destroy(&s->base);
+        return rc;
+    }
+    build_schema(&schema);
+    if (schema.oom) {
+        free(schema.p);
+        snprintf(err, TCBS_ERRLEN, "%s: out of memory", path);
+        sq_destroy(&s->base);
+        return -ENOMEM;
+    }
+    /* Fresh private file: no journal, no syncs; a crash leaves only the temp file. */
+    rc = exec(s,
+              "PRAGMA page_size = 16384; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"
+              "PRAGMA locking_mode = EXCLUSIVE; PRAGMA cache_size = -65536;",
+              err, "configure");
+    if (rc == 0)
+        rc = exec(s, schema.p, err, "create schema");
+    free(schema.p);
+    /* our inserts are checked by check_words(): see there */
+    if (rc == 0)
+        rc = exec(s, "PRAGMA ignore_check_constraints = ON", err, "configure");
+    if (rc == 0) {
+        struct sbuf ins = {0};
+        sb_add(&ins, "INSERT INTO connections VALUES (");
+        for (int i = 0; i < SINK_COL_COUNT; i++)
+            sb_add(&ins, "%s?", i ? ", " : "");
+        sb_add(&ins, ")");
+        if (ins.oom) {
+            snprintf(err, TCBS_ERRLEN, "%s: out of memory", path);
+            rc = -ENOMEM;
+        } else {
+            rc = prepare(s, ins.p, &s->ins_conn, err);
+        }
+        free(ins.p);
+    }
+    if (rc == 0)
+        rc = prepare(s,
+                     "INSERT INTO transitions (conn_id, seq, ts_ns, endpoint, from_state, "
+                     "to_state, cause, frame) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                     &s->ins_tr, err);
+    if (rc == 0)
+        rc = prepare(s,
+                     "INSERT INTO anomalies (conn_id, ts_ns, endpoint, kind, frame) "
+                     "VALUES (?, ?, ?, ?, ?)",
+                     &s->ins_an, err);
+    if (rc == 0)
+        rc = exec(s, "BEGIN", err, "begin");
+    if (rc != 0) {
+        sq_destroy(&s->base);
+        return rc;
+    }
+    *out = &s->base;
+    return 0;
+}
