@@ -102,6 +102,7 @@ struct dis_tcp_opts {
 #define DIS_ODD_IP_FRAGMENT 0x02   /* first fragment of a fragmented datagram */
 #define DIS_ODD_ETH_PADDING 0x04   /* bytes after the IP datagram in the frame (ignored) */
 #define DIS_ODD_TCP_RESERVED 0x08  /* reserved header bits set */
+#define DIS_ODD_OPT_TRUNCATED 0x10 /* snaplen cut the options: those past the cut are unknown */
 
 /* Checksum verdict (only with verification switched on). */
 enum dis_csum { DIS_CSUM_UNCHECKED = 0, DIS_CSUM_GOOD, DIS_CSUM_BAD_IP, DIS_CSUM_BAD_TCP };
@@ -203,6 +204,9 @@ struct dis_reader;
  * Returns 0 and *out, or a negative value with a one-line message in err
  * (bad filter: the message names the filter problem; unreadable first file:
  * the message names the file).
+ * The filter is copied; it is compiled here for EN10MB, so a syntax error is
+ * "invalid filter 'EXPR': <libpcap's reason>".  nfiles may be 0 (an empty
+ * stream).  The first file is opened here, later ones by dis_reader_next().
  */
 int dis_reader_open(struct dis_reader **out, const char *const *files, size_t nfiles,
                     const char *filter, dis_warn_fn warn, void *warn_ctx, char err[TCBS_ERRLEN]);
@@ -214,6 +218,21 @@ int dis_reader_open(struct dis_reader **out, const char *const *files, size_t nf
  * already returned stay valid results; the caller may stop or call again to
  * go on with the next file.  A file that ends inside a record is not an
  * error: it is warned about and the stream goes on with the next file.
+ * In detail (every message starts "FILE: "; "-" shows as standard input):
+ *  - negative errno: cannot open (-ENOENT, -EACCES...), a directory
+ *    (-EISDIR), empty / not a capture / bad pcap or pcapng header (-EINVAL),
+ *    a read error mid-file (-EIO; the rest of that file is skipped), -ENOMEM;
+ *  - warning, rest of the file skipped, earlier frames kept: a format problem
+ *    after a good header (pcapng bad block length or trailing length, block
+ *    over 256 MiB, packet on an unknown interface, captured length past its
+ *    block; libpcap's "invalid packet capture length");
+ *  - warning, info.truncated: the file ends inside a record;
+ *  - warning once per file: its first timestamp is before the previous
+ *    frame's ("timestamps go back N.NNN s from the previous file");
+ *  - warning once per link type: the filter does not compile for it (e.g.
+ *    "ether host" on RAW); its frames are dropped, as none could match.
+ * f->frame counts every frame read, filtered out or not, so numbers match
+ * Wireshark's on the unfiltered files.
  */
 int dis_reader_next(struct dis_reader *r, struct dis_frame *f, char err[TCBS_ERRLEN]);
 

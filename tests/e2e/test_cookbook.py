@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Runs every `-- cookbook: NAME` SQL block of README.md against a database made
+from bundled samples and asserts its results.  Expected values come from how
+the samples were made (samples/*.expected.tsv and the scripts that made them):
+e.g. synack-lost.pcap lost its first SYN/ACK after the tap, so its client
+waited one initial RTO (1 s on Linux) and retransmitted its SYN once.
+
+Usage: test_cookbook.py TCBSCOPE SAMPLES_DIR README.md
+"""
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import tempfile
+
+SAMPLES = ["ipv4-basic", "refused", "unanswered", "simultaneous-open", "synack-lost", "rst-abort"]
+
+
+def expected_rows(samples):
+    rows = []
+    for s in SAMPLES:
+        path = os.path.join(samples, s + ".expected.tsv")
+        with open(path) as f:
+            lines = [l.rstrip("\n").split("\t") for l in f if l.strip() and not l.startswith("#")]
+        head = lines[0]
+        rows += [dict(zip(head, l), sample=s) for l in lines[1:]]
+    return rows
+
+
+def main():
+    tool, samples, readme = sys.argv[1:4]
+    blocks = dict(re.findall(r"```sql\n-- cookbook: (\w+)\n(.*?)```", open(readme).read(), re.S))
+    want = {"latency_percentiles", "slowest_handshakes", "failed_by_port", "simultaneous_opens",
+            "final_state_pairs", "timeline"}
+    missing = want - set(blocks)
+    assert not missing, "README lacks cookbook queries %s" % missing
+    exp = expected_rows(samples)
+    d = tempfile.mkdtemp(prefix="tcbs-cook-")
+    db = os.path.join(d, "demo.db")
+    try:
+        caps = [os.path.join(samples, s + ".pcap") for s in SAMPLES]
+        # The samples were captured minutes apart: a long TIME-WAIT keeps each
+        # one's end-of-capture states as its expected.tsv describes them.
+        subprocess.run([tool, "analyze", *caps, "--db", db, "--quiet", "--time-wait", "86400"], check=True,
+                       stderr=subprocess.DEVNULL)
+        con = sqlite3.connect(db)
+        q = lambda name: con.execute(blocks[name]).fetchall()
+        fails = []
+
+        def check(cond, what):
+            print(("ok   " if cond else "FAIL ") + what)
+            if not cond:
+                fails.append(what)
+
+        complete = [r for r in exp if r["handshake"] == "complete"]
+        rows = q("latency_percentiles")
+        check(sum(r[2] for r in rows) == len(complete),
+              "latency_percentiles covers every complete handshake (%d)" % len(complete))
+        check(all(r[3] <= r[4] <= r[5] for r in rows), "p50 <= p90 <= p99 for every server")
+        servers = {(r["server"].rsplit(":", 1)[0].strip("[]"), int(r["server"].rsplit(":", 1)[1]))
+                   for r in complete}
+        check({(r[0], r[1]) for r in rows} == servers, "one row per server with a complete handshake")
+
+        rows = q("slowest_handshakes")
+        slow = rows[0]
+        sl = [r for r in exp if r["sample"] == "synack-lost"][0]
+        check("%s:%d" % (slow[1], slow[2]) == sl["client"],
+              "the slowest handshake is the one whose SYN/ACK was lost (%s)" % sl["client"])
+        check(slow[6] == int(sl["syn_retransmits"]) and 900 < slow[5] < 3500,
+              "it took one initial RTO (~1 s) and %s SYN retransmission" % sl["syn_retransmits"])
+
+        rows = q("failed_by_port")
+        failed = sorted((int(r["server"].rsplit(":", 1)[1]), r["handshake"]) for r in exp
+                        if r["handshake"] in ("refused", "unanswered"))
+        check(sorted((r[0], r[1]) for r in rows) == failed,
+              "refused/unanswered by port: %s" % failed)
+        un = [r for r in exp if r["handshake"] == "unanswered"][0]
+        check([r[3] for r in rows if r[1] == "unanswered"] == [int(un["syn_retransmits"])],
+              "unanswered SYN retransmissions: %s" % un["syn_retransmits"])
+
+        rows = q("simultaneous_opens")
+        so = [r for r in exp if r["open_kind"] == "simultaneous"]
+        check(["%s:%d-%s:%d" % (r[1], r[2], r[3], r[4]) for r in rows] ==
+              ["%s-%s" % (r["client"], r["server"]) for r in so] and
+              all(r[5] == r[6] == "simultaneous" for r in rows), "simultaneous opens: %d" % len(so))
+
+        rows = q("final_state_pairs")
+        pairs = {}
+        for r in exp:
+            if "-" in (r["client_final_state"], r["server_final_state"]):
+                continue
+            k = (r["client_final_state"], r["server_final_state"])
+            pairs[k] = pairs.get(k, 0) + 1
+        got = {(r[0], r[1]): r[2] for r in rows}
+        check(all(got.get(k) == n for k, n in pairs.items()), "final state pairs include %s" % pairs)
+        check(sum(got.values()) == len(exp), "every connection in one pair (%d)" % len(exp))
+
+        rows = q("timeline")
+        first = [r for r in exp if r["sample"] == SAMPLES[0]][0]
+        client = [r[4] for r in rows if r[2] == "client"]
+        check(client[:3] == ["SYN-SENT", "ESTABLISHED", "FIN-WAIT-1"] and
+              client[-1] == first["client_final_state"],
+              "timeline of connection 1: client SYN-SENT, ESTABLISHED, FIN-WAIT-1 ... %s" %
+              first["client_final_state"])
+        check([r[0] for r in rows] == list(range(len(rows))), "timeline seq is 0, 1, 2, ...")
+        con.close()
+        return 1 if fails else 0
+    finally:
+        if os.path.exists(db):
+            os.unlink(db)
+        os.rmdir(d)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
