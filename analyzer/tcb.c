@@ -1215,6 +1215,48 @@ static void tcb_close_for_new(struct tcb_table *t, struct tcb_rec *r, const stru
             tcb_set_state(t, r, s, TCB_CLOSED, TCB_CAUSE_NEW_INCARNATION, p->ts_ns, p->frame);
 }
 
+static int tcb_evict_one(struct tcb_table *t, uint32_t i)
+{
+    struct tcb_rec *r = R(t, i);
+    r->rf |= RF_EVICTED;
+    tcb_anomaly(r, TCB_CLIENT, TCB_ANOM_EVICTED, NULL);
+    t->st.evictions++;
+    return tcb_finish_rec(t, i, true);
+}
+
+/*
+ * --max-connections is reached: make room by finishing records early, in a
+ * batch so the cost is paid rarely.  The oldest half-open records go first
+ * (a SYN flood fills the table with them), then the oldest closed ones, then
+ * the oldest of all.  Each is emitted flagged `evicted`, never dropped.
+ */
+static int tcb_evict(struct tcb_table *t)
+{
+    uint64_t want = t->cfg.max_connections / 8 + 1, n = 0, scanned = 0;
+    int rc;
+    for (uint32_t i = t->active.head; i != TCB_NIL && n < want && scanned < 4 * want + 1024;
+         scanned++) {
+        uint32_t next = R(t, i)->next;
+        if (!(R(t, i)->rf & (RF_ESTABLISHED | RF_MIDSTREAM))) {
+            if ((rc = tcb_evict_one(t, i)) != 0)
+                return rc;
+            n++;
+        }
+        i = next;
+    }
+    while (n < want && t->done.head != TCB_NIL) {
+        if ((rc = tcb_evict_one(t, t->done.head)) != 0)
+            return rc;
+        n++;
+    }
+    while (n < want && t->active.head != TCB_NIL) {
+        if ((rc = tcb_evict_one(t, t->active.head)) != 0)
+            return rc;
+        n++;
+    }
+    return 0;
+}
+
 int tcb_packet(struct tcb_table *t, const struct dis_pkt *p)
 {
     int rc;
@@ -1231,6 +1273,11 @@ int tcb_packet(struct tcb_table *t, const struct dis_pkt *p)
     tcb_make_key(t, p, &k);
     uint32_t h = tcb_hash(t, &k);
     uint32_t j = tcb_find_slot(t, &k, h);
+    if (!t->slots[j].idx1 && t->cfg.max_connections && t->st.live >= t->cfg.max_connections) {
+        if ((rc = tcb_evict(t)) != 0)
+            return rc;
+        j = tcb_find_slot(t, &k, h); /* deletions moved slots */
+    }
     uint16_t fl = p->tcp_flags;
     bool bare_syn = (fl & (DIS_TH_SYN | DIS_TH_ACK | DIS_TH_RST)) == DIS_TH_SYN;
     uint32_t i;

@@ -669,6 +669,46 @@ static void test_many_connections_emitted_in_id_order(void **st)
     fx_free(f);
 }
 
+/* --max-connections: a SYN flood evicts the oldest half-open records first,
+ * each emitted flagged evicted; an established connection survives. */
+static void test_max_connections_evicts_oldest_half_open(void **st)
+{
+    (void)st;
+    struct fx *f = calloc(1, sizeof(*f));
+    struct tcb_config cfg;
+    tcb_config_default(&cfg);
+    cfg.max_connections = 8;
+    struct tcb_output out = {f, collect};
+    char err[TCBS_ERRLEN];
+    assert_int_equal(tcb_table_new(&f->t, &cfg, &out, err), 0);
+    f->base_ns = 1700000000ULL * SEC;
+    f->sport = 80;
+    f->caddr[0] = 10, f->caddr[3] = 1;
+    f->saddr[0] = 10, f->saddr[3] = 2;
+    f->cport = 1000;
+    handshake(f); /* established: id 1 */
+    for (int i = 0; i < 10; i++) {
+        f->cport = (uint16_t)(2000 + i);
+        seg(f, C, SYN, 7, 0, 0, 10 + i);
+    }
+    const struct tcb_stats *ts = tcb_table_stats(f->t);
+    assert_true(ts->live <= 8);
+    assert_true(ts->evictions >= 2);
+    assert_int_equal(f->n, (int)ts->evictions);
+    for (int i = 0; i < f->n; i++) {
+        assert_true(f->out[i].c.evicted);
+        assert_true(has_anomaly(&f->out[i], TCB_ANOM_EVICTED));
+        assert_int_equal(f->out[i].c.client_port, 2000 + i); /* oldest first */
+    }
+    finish(f);
+    bool established_kept = false;
+    for (int i = 0; i < f->n; i++)
+        if (f->out[i].c.client_port == 1000)
+            established_kept = !f->out[i].c.evicted;
+    assert_true(established_kept);
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -697,6 +737,7 @@ int main(void)
         cmocka_unit_test(test_synack_only_at_capture_end_is_incomplete),
         cmocka_unit_test(test_data_after_fin_is_flagged),
         cmocka_unit_test(test_many_connections_emitted_in_id_order),
+        cmocka_unit_test(test_max_connections_evicts_oldest_half_open),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
