@@ -48,8 +48,28 @@ static inline bool tcb_seq_leq(uint32_t a, uint32_t b)
 #define tcb_seq_gt(a, b) tcb_seq_lt((b), (a))
 #define tcb_seq_geq(a, b) tcb_seq_leq((b), (a))
 
-#define TCB_MAX_EVENTS 24
+#define TCB_MAX_EVENTS 20 /* a full open and close takes at most 14 */
 #define TCB_MAX_ANOMS 8
+
+/* Timeline entries as kept in a record: 16 bytes, widened to the public
+ * struct tcb_event only when the record is emitted.  Frames up to 2^40. */
+struct tcb_ev_int {
+    uint64_t ts_ns;
+    uint32_t frame_lo;
+    uint8_t frame_hi;
+    uint8_t ep_from; /* endpoint << 4 | from-state */
+    uint8_t to;
+    uint8_t cause;
+};
+
+struct tcb_an_int {
+    uint64_t ts_ns;
+    uint32_t frame_lo;
+    uint8_t frame_hi;
+    uint8_t endpoint;
+    uint8_t kind;
+    uint8_t pad_;
+};
 #define TCB_NIL UINT32_MAX
 
 /* Facts about one endpoint (bits of tcb_ep.f). */
@@ -135,8 +155,8 @@ struct tcb_rec {
     uint32_t syn_retx, synack_retx;
     struct tcb_ep ep[2]; /* TCB_CLIENT, TCB_SERVER */
     struct zeek_state zeek;
-    struct tcb_event ev[TCB_MAX_EVENTS];
-    struct tcb_anom an[TCB_MAX_ANOMS];
+    struct tcb_ev_int ev[TCB_MAX_EVENTS];
+    struct tcb_an_int an[TCB_MAX_ANOMS];
 };
 
 /* A hash slot: the hash beside the index, so probing touches no record. */
@@ -366,9 +386,11 @@ static void tcb_anomaly(struct tcb_rec *r, int side, enum tcb_anomaly kind,
             return; /* one per kind and sender is enough to flag it */
     if (r->nanom == TCB_MAX_ANOMS)
         return;
-    struct tcb_anom *a = &r->an[r->nanom++];
+    struct tcb_an_int *a = &r->an[r->nanom++];
+    uint64_t frame = p ? p->frame : 0;
     a->ts_ns = p ? p->ts_ns : r->last_ns;
-    a->frame = p ? p->frame : 0;
+    a->frame_lo = (uint32_t)frame;
+    a->frame_hi = (uint8_t)(frame >> 32);
     a->endpoint = (uint8_t)side;
     a->kind = (uint8_t)kind;
 }
@@ -380,11 +402,11 @@ static void tcb_set_state(struct tcb_table *t, struct tcb_rec *r, int side, enum
     struct tcb_ep *e = &r->ep[side];
     assert(to != e->state);
     if (r->nev < TCB_MAX_EVENTS) {
-        struct tcb_event *ev = &r->ev[r->nev++];
+        struct tcb_ev_int *ev = &r->ev[r->nev++];
         ev->ts_ns = ts;
-        ev->frame = frame;
-        ev->endpoint = (uint8_t)side;
-        ev->from = e->state;
+        ev->frame_lo = (uint32_t)frame;
+        ev->frame_hi = (uint8_t)(frame >> 32);
+        ev->ep_from = (uint8_t)(side << 4 | e->state);
         ev->to = (uint8_t)to;
         ev->cause = (uint8_t)why;
         t->st.events++;
@@ -728,9 +750,27 @@ static int tcb_emit(struct tcb_table *t, struct tcb_rec *r)
     c.evicted = r->rf & RF_EVICTED;
     int orig;
     zeek_result(&r->zeek, c.zeek_conn_state, c.zeek_history, &orig);
-    c.events = r->ev;
+    struct tcb_event ev[TCB_MAX_EVENTS];
+    struct tcb_anom an[TCB_MAX_ANOMS];
+    for (unsigned i = 0; i < r->nev; i++) {
+        const struct tcb_ev_int *x = &r->ev[i];
+        ev[i].ts_ns = x->ts_ns;
+        ev[i].frame = (uint64_t)x->frame_hi << 32 | x->frame_lo;
+        ev[i].endpoint = x->ep_from >> 4;
+        ev[i].from = x->ep_from & 15;
+        ev[i].to = x->to;
+        ev[i].cause = x->cause;
+    }
+    for (unsigned i = 0; i < r->nanom; i++) {
+        const struct tcb_an_int *x = &r->an[i];
+        an[i].ts_ns = x->ts_ns;
+        an[i].frame = (uint64_t)x->frame_hi << 32 | x->frame_lo;
+        an[i].endpoint = x->endpoint;
+        an[i].kind = x->kind;
+    }
+    c.events = ev;
     c.event_count = r->nev;
-    c.anomalies = r->an;
+    c.anomalies = an;
     c.anomaly_count = r->nanom;
     return t->out.conn ? t->out.conn(t->out.ctx, &c) : 0;
 }
