@@ -142,12 +142,13 @@ struct dis_l4 {
 };
 
 /*
- * Decode the IPv4 / IPv6 header(s) at *c.  wire_left is how many bytes of the
+ * Decode the IPv4 / IPv6 header(s) at c (by value: the caller has no use for
+ * it afterwards, and a local copy stays in registers).  wire_left is how many bytes of the
  * frame on the wire start here (captured ones may be fewer).  Fills p's IP
  * fields (p->ip_version as soon as the version is known) and *l4.  With
  * verify_csum, an IPv4 header with a bad checksum sets p->csum = BAD_IP.
  */
-enum dis_skip dis_ip_decode(enum dis_l3 l3, struct dis_cur *c, size_t wire_left, bool verify_csum,
+enum dis_skip dis_ip_decode(enum dis_l3 l3, struct dis_cur c, size_t wire_left, bool verify_csum,
                             struct dis_pkt *p, struct dis_l4 *l4);
 
 /*

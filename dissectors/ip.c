@@ -6,9 +6,11 @@
  * Leaves the link layer to link.c and everything inside the TCP segment
  * (including the TCP checksum itself) to tcp.c.
  */
+#include <string.h>
+
 #include "dis_int.h"
 
-#define IPPROTO_TCP_ 6
+#define DIS_PROTO_TCP 6
 
 /* Extension headers walked before giving up: real chains have a handful. */
 #define DIS_IPV6_MAX_EXT 16
@@ -18,8 +20,8 @@
  * wire (wire_left), truncation against the captured ones, so a snaplen cut is
  * never mistaken for a bad header.
  */
-static enum dis_skip dis_ipv4(struct dis_cur *c, size_t wire_left, bool verify_csum,
-                              struct dis_pkt *p, struct dis_l4 *l4)
+static inline enum dis_skip dis_ipv4(struct dis_cur *c, size_t wire_left, bool verify_csum,
+                                     struct dis_pkt *p, struct dis_l4 *l4)
 {
     const struct dis_cur hdr = *c;
     struct dis_cur addrs;
@@ -43,6 +45,8 @@ static enum dis_skip dis_ipv4(struct dis_cur *c, size_t wire_left, bool verify_c
     addrs = *c;
     if (!dis_bytes(c, p->src, 4) || !dis_bytes(c, p->dst, 4) || !dis_skip(c, hlen - 20))
         return DIS_SKIP_IP_TRUNCATED;
+    memset(p->src + 4, 0, 12); /* dis.h: IPv4 in the first 4 bytes, the rest zero */
+    memset(p->dst + 4, 0, 12);
     /* A zero total length (TCP segmentation offload on the capturing host)
      * lands here too: without reassembly hints we cannot tell the real one. */
     if (tot < hlen || tot > wire_left)
@@ -54,7 +58,7 @@ static enum dis_skip dis_ipv4(struct dis_cur *c, size_t wire_left, bool verify_c
     if (verify_csum && dis_csum_fold(dis_csum_add(0, &hdr, hlen)) != 0xffff)
         p->csum = DIS_CSUM_BAD_IP;
 
-    if (proto != IPPROTO_TCP_)
+    if (proto != DIS_PROTO_TCP)
         return DIS_SKIP_NOT_TCP;
     if (frag & 0x1fff) /* offset != 0: no TCP header here, no reassembly */
         return DIS_SKIP_IPV4_FRAGMENT;
@@ -66,7 +70,7 @@ static enum dis_skip dis_ipv4(struct dis_cur *c, size_t wire_left, bool verify_c
     l4->seg_len = (uint32_t)(tot - hlen);
     dis_cur_limit(&l4->seg, l4->seg_len);
     l4->csum_ok = true;
-    l4->pseudo = dis_csum_add(IPPROTO_TCP_ + (uint64_t)l4->seg_len, &addrs, 8);
+    l4->pseudo = dis_csum_add(DIS_PROTO_TCP + (uint64_t)l4->seg_len, &addrs, 8);
     return DIS_SKIP_NONE;
 }
 
@@ -75,8 +79,8 @@ static enum dis_skip dis_ipv4(struct dis_cur *c, size_t wire_left, bool verify_c
  * length bounds the walk as well as the captured bytes; both running out
  * inside the chain are IPV6_EXT_TRUNCATED.
  */
-static enum dis_skip dis_ipv6(struct dis_cur *c, size_t wire_left, struct dis_pkt *p,
-                              struct dis_l4 *l4)
+static inline enum dis_skip dis_ipv6(struct dis_cur *c, size_t wire_left, struct dis_pkt *p,
+                                     struct dis_l4 *l4)
 {
     struct dis_cur addrs;
     uint8_t b0, nh, hlim;
@@ -106,7 +110,7 @@ static enum dis_skip dis_ipv6(struct dis_cur *c, size_t wire_left, struct dis_pk
     dis_cur_limit(c, plen);
     rest = plen; /* wire bytes of the payload from c->p on; always >= dis_left(c) */
 
-    for (unsigned n = 0; nh != IPPROTO_TCP_; n++) {
+    for (unsigned n = 0; nh != DIS_PROTO_TCP; n++) {
         uint8_t next, len, segleft;
         uint16_t offfl;
         size_t sz;
@@ -161,17 +165,17 @@ static enum dis_skip dis_ipv6(struct dis_cur *c, size_t wire_left, struct dis_pk
     l4->seg = *c;
     l4->seg_len = (uint32_t)rest;
     l4->csum_ok = !route_pending;
-    l4->pseudo = dis_csum_add(IPPROTO_TCP_ + (uint64_t)rest, &addrs, 32);
+    l4->pseudo = dis_csum_add(DIS_PROTO_TCP + (uint64_t)rest, &addrs, 32);
     return DIS_SKIP_NONE;
 }
 
-enum dis_skip dis_ip_decode(enum dis_l3 l3, struct dis_cur *c, size_t wire_left, bool verify_csum,
+enum dis_skip dis_ip_decode(enum dis_l3 l3, struct dis_cur c, size_t wire_left, bool verify_csum,
                             struct dis_pkt *p, struct dis_l4 *l4)
 {
     uint8_t b0;
 
     if (l3 == DIS_L3_GUESS) {
-        if (!dis_peek8(c, 0, &b0))
+        if (!dis_peek8(&c, 0, &b0))
             return DIS_SKIP_IP_TRUNCATED;
         if (b0 >> 4 == 4)
             l3 = DIS_L3_IPV4;
@@ -180,7 +184,8 @@ enum dis_skip dis_ip_decode(enum dis_l3 l3, struct dis_cur *c, size_t wire_left,
         else
             return DIS_SKIP_IP_BAD_VERSION;
     }
+    /* c is a local copy: the inlined layer keeps it in registers. */
     if (l3 == DIS_L3_IPV4)
-        return dis_ipv4(c, wire_left, verify_csum, p, l4);
-    return dis_ipv6(c, wire_left, p, l4);
+        return dis_ipv4(&c, wire_left, verify_csum, p, l4);
+    return dis_ipv6(&c, wire_left, p, l4);
 }

@@ -151,8 +151,7 @@ static enum dis_skip dis_sll(struct dis_cur *c, struct dis_pkt *p, enum dis_l3 *
 {
     uint16_t pkttype, hatype, proto;
 
-    if (!dis_be16(c, &pkttype) || !dis_be16(c, &hatype) || !dis_skip(c, 10) ||
-        !dis_be16(c, &proto))
+    if (!dis_be16(c, &pkttype) || !dis_be16(c, &hatype) || !dis_skip(c, 10) || !dis_be16(c, &proto))
         return DIS_SKIP_LINK_TRUNCATED;
     if (hatype == ARPHRD_NETLINK)
         return DIS_SKIP_NOT_IP;
