@@ -101,4 +101,109 @@ const char *sink_ip_str(uint8_t version, const uint8_t addr[16], char *buf, size
  */
 #define SINK_EPIPE (-EPIPE)
 
+/* ----------------------------------------------------------------------------
+ * Reading a database back (dbread.c): what `tcbscope summary` and `show`
+ * render.  Read-only; every list is one malloc'd block the caller free()s.
+ */
+struct sink_db;
+
+/*
+ * Open the tcbscope database at path read-only and check it is one: the
+ * tables exist and PRAGMA user_version is SINK_SQLITE_SCHEMA_VERSION.
+ * Returns 0 and *out, or with a one-line message naming path in err:
+ * -ENOENT/-EACCES/-EISDIR (cannot open), -EINVAL (not a tcbscope
+ * database), -EPROTO (another schema version), -EIO.
+ */
+int sink_db_open(struct sink_db **out, const char *path, char err[TCBS_ERRLEN]);
+
+/* Close; NULL is fine. */
+void sink_db_close(struct sink_db *db);
+
+/* One counted word (or "client / server" state pair, or run key suffix). */
+struct sink_db_count {
+    char key[64];
+    int64_t count;
+};
+
+enum sink_db_group {
+    SINK_DB_BY_OPEN_KIND,
+    SINK_DB_BY_HANDSHAKE,
+    SINK_DB_BY_CLOSE_KIND,
+    SINK_DB_BY_FINAL_STATES, /* key "CLIENT-STATE / SERVER-STATE" */
+    SINK_DB_GROUP_COUNT
+};
+
+/*
+ * Connections grouped by one column, most frequent first (ties by key).
+ * *rows is malloc'd (caller frees; NULL when *n is 0).  0 or negative with err.
+ */
+int sink_db_group_counts(struct sink_db *db, enum sink_db_group g, struct sink_db_count **rows,
+                         size_t *n, char err[TCBS_ERRLEN]);
+
+/*
+ * Integer rows of the `run` table whose key starts with prefix, the prefix
+ * cut from the key, in key order ("skipped." -> "not_tcp", ...).  As above.
+ */
+int sink_db_run_ints(struct sink_db *db, const char *prefix, struct sink_db_count **rows,
+                     size_t *n, char err[TCBS_ERRLEN]);
+
+/* One `run` value: 1 and *v when the key exists as an integer, 0 when not, negative on error. */
+int sink_db_run_int(struct sink_db *db, const char *key, int64_t *v, char err[TCBS_ERRLEN]);
+
+/*
+ * SYN -> handshake-completing ACK time (ns) of every complete handshake,
+ * sorted ascending.  *ns malloc'd (caller frees).  0 or negative with err.
+ */
+int sink_db_handshake_ns(struct sink_db *db, uint64_t **ns, size_t *n, char err[TCBS_ERRLEN]);
+
+/* One server (server_ip, server_port) over all its connections. */
+struct sink_db_server {
+    char ip[48];
+    uint16_t port;
+    uint64_t conns;
+    uint64_t handshakes;      /* complete ones with SYN and ACK times */
+    uint64_t p99_ns, max_ns;  /* of those handshakes (nearest rank); 0 when none */
+};
+
+/* Every server, in (ip, port) order.  *rows malloc'd.  0 or negative with err. */
+int sink_db_servers(struct sink_db *db, struct sink_db_server **rows, size_t *n,
+                    char err[TCBS_ERRLEN]);
+
+/* One `connections` row, the columns show needs. */
+struct sink_db_conn {
+    uint64_t id;
+    char client_ip[48], server_ip[48];
+    uint16_t client_port, server_port;
+    uint8_t ip_version;
+    int32_t vlan; /* -1 = no VLAN */
+    uint32_t incarnation;
+    char open_kind[24], handshake[24], close_kind[24];
+    char client_final_state[16], server_final_state[16];
+    uint64_t first_ns, last_ns;
+    uint64_t packets[2], data_bytes[2]; /* by enum tcb_endpoint of the sender */
+    char zeek_history[TCB_ZEEK_HISTORY_MAX];
+};
+
+/*
+ * Connections by id (ip_a == NULL) or by 4-tuple in either direction (ip_a,
+ * ip_b in inet_ntop form as stored), in id order.  *rows malloc'd; *n may be
+ * 0.  0 or negative with err.
+ */
+int sink_db_find_conns(struct sink_db *db, uint64_t id, const char *ip_a, uint16_t port_a,
+                       const char *ip_b, uint16_t port_b, struct sink_db_conn **rows, size_t *n,
+                       char err[TCBS_ERRLEN]);
+
+/*
+ * The transitions of one connection in seq order, as tcb_events (frame 0 =
+ * none).  *ev malloc'd.  0, or negative with err (-EINVAL: an unknown word).
+ */
+int sink_db_transitions(struct sink_db *db, uint64_t conn_id, struct tcb_event **ev, size_t *n,
+                        char err[TCBS_ERRLEN]);
+
+/*
+ * The capture file names of the run in file_index order.  *names is one
+ * malloc'd block holding the pointers and the strings (one free()).
+ */
+int sink_db_captures(struct sink_db *db, char ***names, size_t *n, char err[TCBS_ERRLEN]);
+
 #endif /* TCBSCOPE_SINK_H */

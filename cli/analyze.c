@@ -1,0 +1,324 @@
+/*
+ * analyze.c - `tcbscope analyze`: parse its options, open the sinks, then
+ * the reader and the engine, run the frame loop (pipeline.c, the one
+ * place frames are read) and finish every sink, also after an error or
+ * Ctrl-C, so whatever was analysed is kept.
+ *
+ * Leaves to others: decoding (dissectors/), state (analyzer/), output
+ * formats (storage/), the progress line (progress.c).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli_int.h"
+#include "pipeline.h"
+#include "tcbscope_config.h"
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static void on_reader_warning(void *ctx, const char *msg)
+{
+    (void)ctx;
+    cli_warning("%s", msg);
+}
+
+static const char analyze_usage[] =
+    "usage: tcbscope analyze [options] CAPTURE...\n"
+    "\n"
+    "Read pcap/pcapng captures (\"-\" = standard input) as one stream and rebuild\n"
+    "every TCP connection's per-endpoint RFC 9293 state, its timeline and how it\n"
+    "opened and closed.\n"
+    "\n"
+    "options:\n"
+    "  -f, --filter EXPR      BPF filter (tcpdump syntax) applied to every frame\n"
+    "      --db FILE          write an SQLite database (refuses an existing FILE)\n"
+    "      --json FILE|-      write NDJSON, one connection per line (- = stdout)\n"
+    "      --force            overwrite an existing --db / --json file\n"
+    "      --idle-timeout SEC finish a connection idle this long (capture time; 300)\n"
+    "      --time-wait SEC    TIME-WAIT length, 2*MSL (capture time; 60)\n"
+    "      --verify-checksums check IPv4 and TCP checksums; bad segments change no state\n"
+    "      --no-vlan-key      do not separate connections by VLAN id\n"
+    "      --hash-seed N      fixed connection-table hash seed (reproducible runs)\n"
+    "      --max-connections N keep at most N connections in memory; when full, the\n"
+    "                         oldest half-open ones are finished early (flagged evicted)\n"
+    "      --threads N        1: one thread; 2: reading | analysis+output; 3: reading |\n"
+    "                         analysis | output (default: 3 with --db/--json, else 2).\n"
+    "                         The output is the same for every N.\n"
+    "  -q, --quiet            no summary and no progress line on the terminal\n"
+    "  -h, --help             this help\n"
+    "\n"
+    "A progress line is shown on standard error when it is a terminal and the\n"
+    "input is files.  Ctrl-C stops reading; results so far are written (exit 130).\n"
+    "\n"
+    "exit status: 0 ok, 1 usage, 2 input error, 3 output error, 130 interrupted\n";
+
+static bool parse_seconds(const char *s, uint64_t *ns)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= 0) || v > 1e9)
+        return false;
+    *ns = (uint64_t)(v * 1e9 + 0.5);
+    return true;
+}
+
+struct analyze_opts {
+    const char *filter, *db, *json;
+    bool force, quiet, verify;
+    int threads; /* 0 = choose */
+    struct tcb_config tcb;
+};
+
+/* Warn once per unsupported link type. */
+static void warn_linktype(int linktype)
+{
+    static int seen[16];
+    static unsigned nseen;
+    for (unsigned i = 0; i < nseen; i++)
+        if (seen[i] == linktype)
+            return;
+    if (nseen < 16)
+        seen[nseen++] = linktype;
+    cli_warning("link type %d is not supported; its frames are counted and skipped", linktype);
+}
+
+/* Fill *o (captures start at optind); 0, or the exit status of a usage error. */
+static int parse_analyze(int argc, char **argv, struct analyze_opts *o, bool *help)
+{
+    static const struct option longopts[] = {
+        {"filter", required_argument, NULL, 'f'},
+        {"db", required_argument, NULL, 'D'},
+        {"json", required_argument, NULL, 'J'},
+        {"force", no_argument, NULL, 'F'},
+        {"idle-timeout", required_argument, NULL, 'I'},
+        {"time-wait", required_argument, NULL, 'T'},
+        {"verify-checksums", no_argument, NULL, 'C'},
+        {"no-vlan-key", no_argument, NULL, 'V'},
+        {"hash-seed", required_argument, NULL, 'S'},
+        {"max-connections", required_argument, NULL, 'M'},
+        {"threads", required_argument, NULL, 'P'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {0, 0, 0, 0},
+    };
+    int c;
+    opterr = 0;
+    optind = 1;
+    /* GNU permutation: options may follow the capture names. */
+    while ((c = getopt_long(argc, argv, ":f:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'f': o->filter = optarg; break;
+        case 'D': o->db = optarg; break;
+        case 'J': o->json = optarg; break;
+        case 'F': o->force = true; break;
+        case 'C': o->verify = true; break;
+        case 'V': o->tcb.vlan_in_key = false; break;
+        case 'q': o->quiet = true; break;
+        case 'I':
+            if (!parse_seconds(optarg, &o->tcb.idle_timeout_ns) || !o->tcb.idle_timeout_ns)
+                return cli_usage_error("analyze",
+                                       "--idle-timeout needs a positive number of seconds, not '%s'",
+                                       optarg);
+            break;
+        case 'T':
+            if (!parse_seconds(optarg, &o->tcb.time_wait_ns))
+                return cli_usage_error("analyze", "--time-wait needs a number of seconds, not '%s'",
+                                       optarg);
+            break;
+        case 'S': {
+            char *end;
+            errno = 0;
+            o->tcb.hash_seed = strtoull(optarg, &end, 0);
+            if (errno || end == optarg || *end)
+                return cli_usage_error("analyze", "--hash-seed needs a number, not '%s'", optarg);
+            o->tcb.seed_set = true;
+            break;
+        }
+        case 'M': {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (errno || end == optarg || *end || v == 0 || v > UINT32_MAX || optarg[0] == '-')
+                return cli_usage_error("analyze", "--max-connections needs a positive number, not '%s'",
+                                       optarg);
+            o->tcb.max_connections = (uint32_t)v;
+            break;
+        }
+        case 'P': {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || v < 1 || v > 3)
+                return cli_usage_error("analyze", "--threads needs 1, 2 or 3, not '%s'", optarg);
+            o->threads = (int)v;
+            break;
+        }
+        case 'h': *help = true; return 0;
+        case ':':
+            return cli_usage_error("analyze", "option '%s' needs an argument", argv[optind - 1]);
+        default:
+            return cli_usage_error("analyze", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error("analyze", "analyze needs at least one capture file");
+    return 0;
+}
+
+static void on_input_error(const char *msg)
+{
+    cli_error("%s", msg);
+}
+
+int cli_analyze(int argc, char **argv, const char *cmdline)
+{
+    struct analyze_opts o = {0};
+    bool help = false;
+    tcb_config_default(&o.tcb);
+    int rc = parse_analyze(argc, argv, &o, &help);
+    if (rc)
+        return rc;
+    if (help) {
+        fputs(analyze_usage, stdout);
+        return 0;
+    }
+    const char *const *files = (const char *const *)&argv[optind];
+    size_t nfiles = (size_t)(argc - optind);
+    bool json_stdout = o.json && strcmp(o.json, "-") == 0;
+
+    char err[TCBS_ERRLEN] = "";
+    struct sink_set set = {0};
+    struct dis_reader *rd = NULL;
+    struct tcb_table *tcb = NULL;
+
+    /* Ctrl-C from here on finishes cleanly (also while the first file is opened:
+     * a FIFO blocks there).  No SA_RESTART: a blocked read returns. */
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    /* Sinks first: an unwritable output is found before any work is done. */
+    if (o.json) {
+        struct sink *s;
+        if (sink_json_open(&s, o.json, o.force, err) < 0) {
+            cli_error("%s", err);
+            return CLI_EXIT_OUTPUT;
+        }
+        set.sinks[set.count++] = s;
+    }
+    if (o.db) {
+        struct sink *s;
+        if (sink_sqlite_open(&s, o.db, o.force, err) < 0) {
+            cli_error("%s", err);
+            sink_set_destroy(&set);
+            return CLI_EXIT_OUTPUT;
+        }
+        set.sinks[set.count++] = s;
+    }
+    FILE *term = json_stdout ? stderr : stdout;
+    if (!o.quiet) {
+        struct sink *s = sink_summary_new(term, cli_color_ok(term));
+        if (!s) {
+            cli_error("out of memory");
+            sink_set_destroy(&set);
+            return CLI_EXIT_OUTPUT;
+        }
+        set.sinks[set.count++] = s;
+    }
+
+    struct timespec ts0;
+    clock_gettime(CLOCK_REALTIME, &ts0);
+    if (dis_reader_open(&rd, files, nfiles, o.filter, on_reader_warning, NULL, err) < 0) {
+        if (interrupted) {
+            cli_error("interrupted before any frame was read; nothing written");
+            sink_set_destroy(&set);
+            return CLI_EXIT_INTERRUPTED;
+        }
+        cli_error("%s", err);
+        sink_set_destroy(&set);
+        return o.filter && strstr(err, "filter") ? CLI_EXIT_USAGE : CLI_EXIT_INPUT;
+    }
+    struct pipeline_cfg pc = {
+        .threads = o.threads ? o.threads : (o.db || o.json) ? 3 : 2,
+        .verify = o.verify,
+        .sinks = sink_set_output(&set),
+        .stop = &interrupted,
+        .on_frame = cli_progress_tick,
+        .on_input_error = on_input_error,
+        .on_linktype = warn_linktype,
+    };
+    struct pipeline *pl = pipeline_new(&pc);
+    struct tcb_output out = pl ? pipeline_engine_output(pl) : (struct tcb_output){0};
+    if (!pl || tcb_table_new(&tcb, &o.tcb, &out, err) < 0) {
+        cli_error("%s", pl ? err : "out of memory");
+        pipeline_free(pl);
+        dis_reader_close(rd);
+        sink_set_destroy(&set);
+        return CLI_EXIT_OUTPUT;
+    }
+
+    if (!o.quiet && isatty(STDERR_FILENO))
+        cli_progress_start(rd, pl);
+    struct pipeline_result res = {0};
+    (void)pipeline_run(pl, rd, tcb, &res);
+    cli_progress_stop();
+
+    int status = res.input_status;
+    size_t nf;
+    const struct dis_file_info *fi = dis_reader_files(rd, &nf);
+    struct sink_run_info run = {
+        .version = TCBSCOPE_VERSION,
+        .command_line = cmdline,
+        .start_unix_ns = (uint64_t)ts0.tv_sec * 1000000000ULL + (uint64_t)ts0.tv_nsec,
+        .files = fi,
+        .file_count = nf,
+        .dis = &res.ds,
+        .tcb = tcb_table_stats(tcb),
+        .interrupted = interrupted != 0,
+    };
+    if (res.out_rc == SINK_EPIPE) {
+        /* The reader of our standard output went away (| head): stop quietly,
+         * but still finish the other sinks (a --db beside --json -). */
+        (void)sink_set_finish(&set, &run);
+        sink_set_destroy(&set);
+        tcb_table_free(tcb);
+        pipeline_free(pl);
+        dis_reader_close(rd);
+        return 0;
+    }
+    if (res.out_rc) {
+        cli_error("%s", set.err[0] ? set.err : "out of memory");
+        status = CLI_EXIT_OUTPUT;
+    }
+    /* Finish even after an error: whatever was analysed is kept.  A reader of
+     * standard output that went away (| head) is not an error to report. */
+    int frc = sink_set_finish(&set, &run);
+    if (frc < 0 && frc != SINK_EPIPE) {
+        cli_error("%s", set.err);
+        status = CLI_EXIT_OUTPUT;
+    }
+    sink_set_destroy(&set);
+    tcb_table_free(tcb);
+    pipeline_free(pl);
+    dis_reader_close(rd);
+    if (interrupted) {
+        cli_error("interrupted: results up to this point were written");
+        return CLI_EXIT_INTERRUPTED;
+    }
+    return status;
+}

@@ -1,0 +1,416 @@
+/*
+ * pipeline.c - the frame loop of `tcbscope analyze`, on one, two or three
+ * threads.
+ *
+ * Owns: threads, bounded queues of batches between them, and stopping every
+ * stage cleanly when one of them fails or the user interrupts.  Leaves all
+ * decisions to the modules: it only calls dis_reader_next(), dis_decode(),
+ * tcb_packet()/tcb_advance()/tcb_finish() and the sinks' output, in exactly the
+ * order a single thread would, so output never depends on thread timing.
+ *
+ *   threads 1:  [read, decode, engine, sinks]
+ *   threads 2:  [read, decode] -> packets -> [engine, sinks]
+ *   threads 3:  [read, decode] -> packets -> [engine] -> connections -> [sinks]
+ *
+ * Every queue holds at most QUEUE_DEPTH full batches and batches are recycled
+ * through a free queue, so memory is bounded whatever the speed of each stage.
+ * A stage that must stop (an output error) keeps draining its input queue
+ * until the end marker, so no stage ever blocks on a full queue forever.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline.h"
+
+#define PKT_BATCH 1024            /* decoded segments per batch */
+#define CONN_BATCH_BYTES (256u << 10) /* finished connections per batch, in bytes */
+#define QUEUE_DEPTH 4             /* full batches waiting at most */
+#define NBATCH (QUEUE_DEPTH + 2)  /* batches in circulation per queue */
+
+/* A bounded FIFO of pointers, mutex + condition variables: batches are large,
+ * so a lock per batch costs nothing measurable. */
+struct queue {
+    pthread_mutex_t mu;
+    pthread_cond_t nonempty, nonfull;
+    void *item[NBATCH];
+    unsigned head, count;
+};
+
+static void q_init(struct queue *q)
+{
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->nonempty, NULL);
+    pthread_cond_init(&q->nonfull, NULL);
+    q->head = q->count = 0;
+}
+
+static void q_destroy(struct queue *q)
+{
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->nonempty);
+    pthread_cond_destroy(&q->nonfull);
+}
+
+static void q_push(struct queue *q, void *x)
+{
+    pthread_mutex_lock(&q->mu);
+    while (q->count == NBATCH)
+        pthread_cond_wait(&q->nonfull, &q->mu);
+    q->item[(q->head + q->count) % NBATCH] = x;
+    q->count++;
+    pthread_cond_signal(&q->nonempty);
+    pthread_mutex_unlock(&q->mu);
+}
+
+static void *q_pop(struct queue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    while (q->count == 0)
+        pthread_cond_wait(&q->nonempty, &q->mu);
+    void *x = q->item[q->head];
+    q->head = (q->head + 1) % NBATCH;
+    q->count--;
+    pthread_cond_signal(&q->nonfull);
+    pthread_mutex_unlock(&q->mu);
+    return x;
+}
+
+/* Decoded segments; an entry with frame == 0 only advances the clock. */
+struct pkt_batch {
+    uint32_t n;
+    bool last;
+    struct dis_pkt p[PKT_BATCH];
+};
+
+/* Finished connections, each a tcb_conn_info followed by its events and
+ * anomalies, copied because the engine's pointers live only during its call. */
+struct conn_batch {
+    size_t used, cap;
+    uint32_t n;
+    bool last;
+    unsigned char *buf;
+};
+
+struct pipeline {
+    struct pipeline_cfg cfg;
+    struct queue pkt_full, pkt_free;
+    struct queue conn_full, conn_free;
+    struct pkt_batch *pkts[NBATCH];
+    struct conn_batch conns[NBATCH];
+    struct conn_batch *cur_conn; /* being filled by the engine (3 threads) */
+    struct tcb_table *tcb;
+    atomic_int halt;        /* an output failed: stop reading */
+    atomic_int sink_rc;     /* the sinks' first error (3 threads) */
+    atomic_uint_fast64_t live;
+    int out_rc;             /* engine side */
+};
+
+/* ------------------------------------------------------------------------
+ * The engine's output.
+ */
+static size_t align8(size_t n)
+{
+    return (n + 7) & ~(size_t)7;
+}
+
+static int pl_emit_direct(void *ctx, const struct tcb_conn_info *c)
+{
+    struct pipeline *pl = ctx;
+    return pl->cfg.sinks.conn ? pl->cfg.sinks.conn(pl->cfg.sinks.ctx, c) : 0;
+}
+
+static int pl_emit_queued(void *ctx, const struct tcb_conn_info *c)
+{
+    struct pipeline *pl = ctx;
+    int rc = atomic_load_explicit(&pl->sink_rc, memory_order_relaxed);
+    if (rc)
+        return rc;
+    size_t ev = (size_t)c->event_count * sizeof(*c->events);
+    size_t an = (size_t)c->anomaly_count * sizeof(*c->anomalies);
+    size_t need = align8(sizeof(*c)) + align8(ev) + align8(an);
+    struct conn_batch *b = pl->cur_conn;
+    if (b->used + need > b->cap && b->n) {
+        q_push(&pl->conn_full, b);
+        b = pl->cur_conn = q_pop(&pl->conn_free);
+        b->used = 0, b->n = 0, b->last = false;
+    }
+    if (b->used + need > b->cap) {
+        unsigned char *nb = realloc(b->buf, need);
+        if (!nb)
+            return -ENOMEM;
+        b->buf = nb;
+        b->cap = need;
+    }
+    unsigned char *at = b->buf + b->used;
+    struct tcb_conn_info *copy = (struct tcb_conn_info *)(void *)at;
+    *copy = *c;
+    struct tcb_event *evs = (struct tcb_event *)(void *)(at + align8(sizeof(*c)));
+    struct tcb_anom *ans = (struct tcb_anom *)(void *)(at + align8(sizeof(*c)) + align8(ev));
+    if (ev)
+        memcpy(evs, c->events, ev);
+    if (an)
+        memcpy(ans, c->anomalies, an);
+    copy->events = evs;
+    copy->anomalies = ans;
+    b->used += need;
+    b->n++;
+    return 0;
+}
+
+struct tcb_output pipeline_engine_output(struct pipeline *pl)
+{
+    struct tcb_output o = {pl, pl->cfg.threads >= 3 ? pl_emit_queued : pl_emit_direct};
+    return o;
+}
+
+/* ------------------------------------------------------------------------
+ * Stages.
+ */
+
+/* Engine on one batch; keeps draining (doing nothing) once stopped. */
+static void engine_batch(struct pipeline *pl, const struct pkt_batch *b)
+{
+    for (uint32_t i = 0; i < b->n && !pl->out_rc; i++) {
+        const struct dis_pkt *p = &b->p[i];
+        pl->out_rc = p->frame ? tcb_packet(pl->tcb, p) : tcb_advance(pl->tcb, p->ts_ns);
+    }
+    atomic_store_explicit(&pl->live, tcb_table_stats(pl->tcb)->live, memory_order_relaxed);
+    if (pl->out_rc)
+        atomic_store(&pl->halt, 1);
+}
+
+static void engine_end(struct pipeline *pl)
+{
+    if (!pl->out_rc)
+        pl->out_rc = tcb_finish(pl->tcb);
+    atomic_store_explicit(&pl->live, tcb_table_stats(pl->tcb)->live, memory_order_relaxed);
+}
+
+static void *engine_main(void *arg)
+{
+    struct pipeline *pl = arg;
+    for (;;) {
+        struct pkt_batch *b = q_pop(&pl->pkt_full);
+        bool last = b->last;
+        engine_batch(pl, b);
+        q_push(&pl->pkt_free, b);
+        if (last)
+            break;
+    }
+    engine_end(pl);
+    if (pl->cfg.threads >= 3) {
+        /* Hand over what is left and the end marker. */
+        struct conn_batch *b = pl->cur_conn;
+        b->last = true;
+        q_push(&pl->conn_full, b);
+        pl->cur_conn = NULL;
+    }
+    return NULL;
+}
+
+static void *sink_main(void *arg)
+{
+    struct pipeline *pl = arg;
+    int rc = 0;
+    for (;;) {
+        struct conn_batch *b = q_pop(&pl->conn_full);
+        size_t off = 0;
+        for (uint32_t i = 0; i < b->n; i++) {
+            const struct tcb_conn_info *c = (const void *)(b->buf + off);
+            off += align8(sizeof(*c)) + align8((size_t)c->event_count * sizeof(*c->events)) +
+                   align8((size_t)c->anomaly_count * sizeof(*c->anomalies));
+            if (!rc && pl->cfg.sinks.conn) {
+                rc = pl->cfg.sinks.conn(pl->cfg.sinks.ctx, c);
+                if (rc) {
+                    atomic_store(&pl->sink_rc, rc);
+                    atomic_store(&pl->halt, 1);
+                }
+            }
+        }
+        bool last = b->last;
+        b->used = 0, b->n = 0, b->last = false;
+        q_push(&pl->conn_free, b);
+        if (last)
+            break;
+    }
+    return NULL;
+}
+
+/* One frame read and decoded into *p; false at the end of the input. */
+static bool read_frame(struct pipeline *pl, struct dis_reader *rd, struct pipeline_result *res,
+                       struct dis_pkt *p)
+{
+    char err[TCBS_ERRLEN];
+    struct dis_frame f;
+    for (;;) {
+        if (*pl->cfg.stop || atomic_load_explicit(&pl->halt, memory_order_relaxed))
+            return false;
+        int rc = dis_reader_next(rd, &f, err);
+        if (rc == 0)
+            return false;
+        if (rc < 0) {
+            if (*pl->cfg.stop)
+                return false; /* a read cut by Ctrl-C is no input error */
+            /* This input is lost; what came before stays, the next file goes on. */
+            if (pl->cfg.on_input_error)
+                pl->cfg.on_input_error(err);
+            res->input_status = 2;
+            continue;
+        }
+        if (pl->cfg.on_frame)
+            pl->cfg.on_frame();
+        enum dis_skip sk = dis_decode(f.linktype, f.data, f.caplen, f.wirelen, pl->cfg.verify, p);
+        dis_stats_add(&res->ds, &f, sk, p);
+        p->ts_ns = f.ts_ns;
+        if (sk == DIS_SKIP_NONE) {
+            p->frame = f.frame;
+            p->payload = NULL; /* the frame buffer is reused: nothing may point into it */
+        } else {
+            p->frame = 0; /* only moves the clock */
+            if (sk == DIS_SKIP_LINK_UNSUPPORTED && pl->cfg.on_linktype)
+                pl->cfg.on_linktype(f.linktype);
+        }
+        return true;
+    }
+}
+
+static void run_single(struct pipeline *pl, struct dis_reader *rd, struct pipeline_result *res)
+{
+    struct dis_pkt p;
+    uint32_t k = 0;
+    while (read_frame(pl, rd, res, &p)) {
+        pl->out_rc = p.frame ? tcb_packet(pl->tcb, &p) : tcb_advance(pl->tcb, p.ts_ns);
+        if (pl->out_rc)
+            return;
+        if (++k % PKT_BATCH == 0)
+            atomic_store_explicit(&pl->live, tcb_table_stats(pl->tcb)->live,
+                                  memory_order_relaxed);
+    }
+    engine_end(pl);
+}
+
+int pipeline_run(struct pipeline *pl, struct dis_reader *rd, struct tcb_table *tcb,
+                 struct pipeline_result *res)
+{
+    pl->tcb = tcb;
+    if (pl->cfg.threads <= 1) {
+        run_single(pl, rd, res);
+        res->out_rc = pl->out_rc;
+        return 0;
+    }
+    pthread_t eng, snk;
+    bool have_sink = false;
+    if (pl->cfg.threads >= 3) {
+        pl->cur_conn = q_pop(&pl->conn_free);
+        if (pthread_create(&snk, NULL, sink_main, pl) != 0) {
+            /* Go on single-threaded: emit straight to the sinks. */
+            pl->cfg.threads = 1;
+            q_push(&pl->conn_free, pl->cur_conn);
+            pl->cur_conn = NULL;
+            run_single(pl, rd, res);
+            res->out_rc = pl->out_rc;
+            return -EAGAIN;
+        }
+        have_sink = true;
+    }
+    if (pthread_create(&eng, NULL, engine_main, pl) != 0) {
+        if (have_sink) {
+            /* The sink thread waits for the end marker: feed it from here. */
+            struct tcb_output direct = {pl, pl_emit_queued};
+            (void)direct;
+        }
+        struct pkt_batch *b = q_pop(&pl->pkt_free);
+        b->n = 0;
+        b->last = true;
+        q_push(&pl->pkt_full, b);
+        engine_main(pl); /* consumes the end marker at once, closes the sink queue */
+        if (have_sink)
+            pthread_join(snk, NULL);
+        return -EAGAIN;
+    }
+    struct pkt_batch *b = q_pop(&pl->pkt_free);
+    b->n = 0;
+    b->last = false;
+    for (;;) {
+        if (!read_frame(pl, rd, res, &b->p[b->n]))
+            break;
+        if (++b->n == PKT_BATCH) {
+            q_push(&pl->pkt_full, b);
+            b = q_pop(&pl->pkt_free);
+            b->n = 0;
+            b->last = false;
+        }
+    }
+    b->last = true;
+    q_push(&pl->pkt_full, b);
+    pthread_join(eng, NULL);
+    if (have_sink)
+        pthread_join(snk, NULL);
+    res->out_rc = pl->out_rc;
+    int src = atomic_load(&pl->sink_rc);
+    if (src)
+        res->out_rc = src;
+    return 0;
+}
+
+uint64_t pipeline_live(const struct pipeline *pl)
+{
+    return atomic_load_explicit(&((struct pipeline *)pl)->live, memory_order_relaxed);
+}
+
+struct pipeline *pipeline_new(const struct pipeline_cfg *cfg)
+{
+    struct pipeline *pl = calloc(1, sizeof(*pl));
+    if (!pl)
+        return NULL;
+    pl->cfg = *cfg;
+    if (pl->cfg.threads < 1)
+        pl->cfg.threads = 1;
+    atomic_init(&pl->halt, 0);
+    atomic_init(&pl->sink_rc, 0);
+    atomic_init(&pl->live, 0);
+    q_init(&pl->pkt_full);
+    q_init(&pl->pkt_free);
+    q_init(&pl->conn_full);
+    q_init(&pl->conn_free);
+    if (pl->cfg.threads >= 2) {
+        for (int i = 0; i < NBATCH; i++) {
+            pl->pkts[i] = malloc(sizeof(*pl->pkts[i]));
+            if (!pl->pkts[i])
+                goto nomem;
+            q_push(&pl->pkt_free, pl->pkts[i]);
+        }
+    }
+    if (pl->cfg.threads >= 3) {
+        for (int i = 0; i < NBATCH; i++) {
+            struct conn_batch *b = &pl->conns[i];
+            b->buf = malloc(CONN_BATCH_BYTES);
+            if (!b->buf)
+                goto nomem;
+            b->cap = CONN_BATCH_BYTES;
+            q_push(&pl->conn_free, b);
+        }
+    }
+    return pl;
+nomem:
+    pipeline_free(pl);
+    return NULL;
+}
+
+void pipeline_free(struct pipeline *pl)
+{
+    if (!pl)
+        return;
+    for (int i = 0; i < NBATCH; i++) {
+        free(pl->pkts[i]);
+        free(pl->conns[i].buf);
+    }
+    q_destroy(&pl->pkt_full);
+    q_destroy(&pl->pkt_free);
+    q_destroy(&pl->conn_full);
+    q_destroy(&pl->conn_free);
+    free(pl);
+}
