@@ -199,10 +199,13 @@ static ssize_t rd_replay_read(void *cookie, char *buf, size_t size)
     while (c->off < sizeof c->pre && n < size)
         buf[n++] = (char)c->pre[c->off++];
     if (n < size) {
-        size_t k = fread(buf + n, 1, size - n, c->fp);
-        if (k == 0 && n == 0 && ferror(c->fp))
-            return -1;
-        n += k;
+        /* One read(2): a pipe hands over what it has now, so frames reach the
+         * analyzer as they arrive (tcpdump -w - | tcbscope analyze -) and a
+         * Ctrl-C (EINTR) stops the wait instead of losing a buffer's worth. */
+        ssize_t k = read(fileno(c->fp), buf + n, size - n);
+        if (k < 0)
+            return n ? (ssize_t)n : -1;
+        n += (size_t)k;
     }
     return (ssize_t)n;
 }
@@ -281,9 +284,29 @@ static int rd_open_file(struct dis_reader *r, char err[TCBS_ERRLEN])
     }
 
     uint8_t magic[4];
-    size_t got = fread(magic, 1, 4, fp);
+    size_t got = 0;
+    struct stat sst;
+    bool stream = is_stdin || (fstat(fileno(fp), &sst) == 0 && !S_ISREG(sst.st_mode));
+    bool rd_error = false;
+    if (stream) {
+        /* Not seekable: take the magic with read(2) so stdio buffers nothing
+         * that the replaying FILE below would have to give back. */
+        while (got < 4) {
+            ssize_t k = read(fileno(fp), magic + got, 4 - got);
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0) {
+                rd_error = k < 0;
+                break;
+            }
+            got += (size_t)k;
+        }
+    } else {
+        got = fread(magic, 1, 4, fp);
+        rd_error = got < 4 && ferror(fp);
+    }
     if (got < 4) {
-        if (ferror(fp)) {
+        if (rd_error) {
             rc = -EIO;
             rd_err(err, "%s: read error: %s", shown, strerror(errno ? errno : EIO));
         } else {
@@ -317,7 +340,7 @@ static int rd_open_file(struct dis_reader *r, char err[TCBS_ERRLEN])
 
     /* Classic pcap: give libpcap the stream from byte 0. */
     FILE *pfp = fp;
-    if (is_stdin || fseek(fp, 0, SEEK_SET) != 0) {
+    if (stream || fseek(fp, 0, SEEK_SET) != 0) {
         pfp = rd_replay_open(fp, !is_stdin, magic);
         if (!pfp) {
             rd_err(err, "%s: out of memory", shown);
