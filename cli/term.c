@@ -73,16 +73,7 @@ void cli_style_init(struct cli_style *st, bool color)
 
 const char *cli_num(uint64_t v, char *buf)
 {
-    char tmp[32];
-    int n = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v);
-    int o = 0;
-    for (int i = 0; i < n; i++) {
-        if (i > 0 && (n - i) % 3 == 0)
-            buf[o++] = ',';
-        buf[o++] = tmp[i];
-    }
-    buf[o] = '\0';
-    return buf;
+    return sink_fmt_count(v, buf);
 }
 
 const char *cli_bytes(uint64_t v, char *buf)

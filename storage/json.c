@@ -71,16 +71,11 @@ static int jfail(struct json_sink *s, int rc, char err[TCBS_ERRLEN], const char 
 
 static int jfail(struct json_sink *s, int rc, char err[TCBS_ERRLEN], const char *fmt, ...)
 {
-    if (s->failed == 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(s->failmsg, sizeof(s->failmsg), fmt, ap);
-        va_end(ap);
-        s->failed = rc;
-    }
-    if (err != NULL)
-        memcpy(err, s->failmsg, TCBS_ERRLEN);
-    return s->failed;
+    va_list ap;
+    va_start(ap, fmt);
+    int r = sink_fail_record(&s->failed, s->failmsg, rc, err, fmt, ap);
+    va_end(ap);
+    return r;
 }
 
 /*

@@ -263,3 +263,29 @@ int sink_target_check(const char *path, bool force, char err[TCBS_ERRLEN])
     }
     return 0;
 }
+
+const char *sink_fmt_count(uint64_t v, char buf[32])
+{
+    char tmp[32];
+    int n = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v);
+    int o = 0;
+    for (int i = 0; i < n; i++) {
+        if (i > 0 && (n - i) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = tmp[i];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+int sink_fail_record(int *failed, char msg[TCBS_ERRLEN], int rc, char err[TCBS_ERRLEN],
+                     const char *fmt, va_list ap)
+{
+    if (*failed == 0) {
+        vsnprintf(msg, TCBS_ERRLEN, fmt, ap);
+        *failed = rc;
+    }
+    if (err != NULL)
+        memcpy(err, msg, TCBS_ERRLEN);
+    return *failed;
+}

@@ -206,4 +206,7 @@ int sink_db_transitions(struct sink_db *db, uint64_t conn_id, struct tcb_event *
  */
 int sink_db_captures(struct sink_db *db, char ***names, size_t *n, char err[TCBS_ERRLEN]);
 
+/* 1234567 -> "1,234,567" into buf; returns buf. */
+const char *sink_fmt_count(uint64_t v, char buf[32]);
+
 #endif /* TCBSCOPE_SINK_H */

@@ -13,6 +13,7 @@
 #ifndef TCBSCOPE_SINK_INT_H
 #define TCBSCOPE_SINK_INT_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -141,5 +142,13 @@ bool sink_fault(void);
 /* malloc/realloc that fail when sink_fault() says so. */
 void *sink_malloc(size_t n);
 void *sink_realloc(void *p, size_t n);
+
+/*
+ * Sticky failure of a sink: the first error's message is kept in msg and
+ * *failed = rc; every call (this one and later ones) copies that first
+ * message to err (when not NULL) and returns *failed.
+ */
+int sink_fail_record(int *failed, char msg[TCBS_ERRLEN], int rc, char err[TCBS_ERRLEN],
+                     const char *fmt, va_list ap);
 
 #endif /* TCBSCOPE_SINK_INT_H */

@@ -80,17 +80,7 @@ static int sum_conn(struct sink *base, const struct tcb_conn_info *c, char err[T
 /* 1234567 -> "1,234,567" */
 static const char *num(uint64_t v, char buf[32])
 {
-    char tmp[32];
-    int n = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v);
-    int o = 0;
-
-    for (int i = 0; i < n; i++) {
-        if (i > 0 && (n - i) % 3 == 0)
-            buf[o++] = ',';
-        buf[o++] = tmp[i];
-    }
-    buf[o] = '\0';
-    return buf;
+    return sink_fmt_count(v, buf);
 }
 
 static void heading(struct summary_sink *s, const char *title)
