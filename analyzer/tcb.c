@@ -384,8 +384,12 @@ static void tcb_anomaly(struct tcb_rec *r, int side, enum tcb_anomaly kind,
     for (unsigned i = 0; i < r->nanom; i++)
         if (r->an[i].kind == kind && r->an[i].endpoint == side)
             return; /* one per kind and sender is enough to flag it */
-    if (r->nanom == TCB_MAX_ANOMS)
-        return;
+    if (r->nanom == TCB_MAX_ANOMS) {
+        /* Full: the record-level markers still must show; they take the last place. */
+        if (kind != TCB_ANOM_EVICTED && kind != TCB_ANOM_TIMELINE_FULL)
+            return;
+        r->nanom--;
+    }
     struct tcb_an_int *a = &r->an[r->nanom++];
     uint64_t frame = p ? p->frame : 0;
     a->ts_ns = p ? p->ts_ns : r->last_ns;
@@ -550,6 +554,28 @@ static void tcb_settle_both(struct tcb_table *t, struct tcb_rec *r, const struct
 {
     tcb_settle(t, r, TCB_CLIENT, n);
     tcb_settle(t, r, TCB_SERVER, n);
+}
+
+static void tcb_listener_add(struct tcb_table *t, const struct tcb_ep *e, uint8_t ver);
+
+/*
+ * A passive open: the endpoint answers a SYN, so it was in LISTEN.  When the
+ * record has no event for it yet, LISTEN is its initial state (its listen()
+ * predates the capture, docs/vantage.md rule 5) and the first event reads
+ * LISTEN -> SYN-RECEIVED.  When it was seen CLOSED before (e.g. after an
+ * RST), the move back to LISTEN is a timeline event of its own.
+ */
+static void tcb_assume_listen(struct tcb_table *t, struct tcb_rec *r, int side,
+                              const struct tcb_now *n)
+{
+    bool has_events = false;
+    for (unsigned i = 0; i < r->nev && !has_events; i++)
+        has_events = (r->ev[i].ep_from >> 4) == side;
+    if (has_events || r->nev == TCB_MAX_EVENTS)
+        tcb_set_state(t, r, side, TCB_LISTEN, TCB_CAUSE_PASSIVE_OPEN, n->ts, n->frame);
+    else
+        r->ep[side].state = TCB_LISTEN; /* initial state, not a change */
+    tcb_listener_add(t, &r->ep[side], r->ip_version);
 }
 
 static void ep_fact(struct tcb_rec *r, struct tcb_ep *e, uint16_t f)
@@ -1110,11 +1136,8 @@ static void tcb_segment(struct tcb_table *t, struct tcb_rec *r, int s, const str
                     r->synack_ns = p->ts_ns;
                     r->have |= TCB_HAVE_SYNACK;
                 }
-                if (e->state == TCB_CLOSED && !(e->f & EP_SYN_SENT)) {
-                    /* A passive open: its listen() predates the capture. */
-                    e->state = TCB_LISTEN;
-                    tcb_listener_add(t, e, r->ip_version);
-                }
+                if (e->state == TCB_CLOSED && !(e->f & EP_SYN_SENT))
+                    tcb_assume_listen(t, r, s, &n);
             }
             if (!(q->f & EP_ISN)) {
                 /* The SYN it answers was not seen: infer it from the ACK. */
@@ -1142,10 +1165,8 @@ static void tcb_segment(struct tcb_table *t, struct tcb_rec *r, int s, const str
                 q->isn = p->ack - 1;
                 q->f |= EP_ISN | EP_SYNACK_SENT | EP_GOT_SYN;
                 ep_seq_init(q, p->ack);
-                if (q->state == TCB_CLOSED) {
-                    q->state = TCB_LISTEN;
-                    tcb_listener_add(t, q, r->ip_version);
-                }
+                if (q->state == TCB_CLOSED)
+                    tcb_assume_listen(t, r, !s, &n);
                 e->f |= EP_GOT_SYNACK | EP_GOT_SYN;
             }
         }

@@ -52,7 +52,9 @@ enum tcb_state {
     X(IDLE_TIMEOUT, "idle_timeout")                                                                \
     X(MIDSTREAM, "midstream")               /* state inferred: capture began mid-connection */    \
     X(EVICTED, "evicted")                   /* --max-connections forced the record out */          \
-    X(SYN_NOT_SEEN, "syn_not_seen")         /* inferred: a SYN/ACK answered a SYN the tap missed */
+    X(SYN_NOT_SEEN, "syn_not_seen")         /* inferred: a SYN/ACK answered a SYN the tap missed */ \
+    X(PASSIVE_OPEN, "passive_open")         /* inferred: an endpoint seen CLOSED answers a SYN,   \
+                                               so it had been listening since */
 
 enum tcb_cause {
 #define TCB_X(n, s) TCB_CAUSE_##n,

@@ -307,9 +307,12 @@ int cli_analyze(int argc, char **argv, const char *cmdline)
     }
     /* Finish even after an error: whatever was analysed is kept.  A reader of
      * standard output that went away (| head) is not an error to report. */
+    char first_err[TCBS_ERRLEN];
+    snprintf(first_err, sizeof(first_err), "%s", res.out_rc ? set.err : "");
     int frc = sink_set_finish(&set, &run);
     if (frc < 0 && frc != SINK_EPIPE) {
-        cli_error("%s", set.err);
+        if (strcmp(set.err, first_err) != 0) /* a sticky sink error repeats its first message */
+            cli_error("%s", set.err);
         status = CLI_EXIT_OUTPUT;
     }
     sink_set_destroy(&set);

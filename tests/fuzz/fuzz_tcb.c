@@ -29,17 +29,20 @@
  *  - each endpoint's timeline is a chain: an event's `from` is the previous
  *    event's `to` for that endpoint (the first starts at CLOSED or LISTEN,
  *    the inferred pre-capture state); from != to; the final state is the
- *    last event's `to` unless the timeline overflowed (timeline_full);
+ *    last event's `to` unless the timeline overflowed (timeline_full, or
+ *    the anomaly list is full so that flag may have been dropped);
  *  - ids are unique, 1..connections, and increase with the first packet;
  *  - engine counters never decrease; live <= max-connections when set;
  *  - every segment is counted in exactly one record (sum of packets equals
  *    segments); events and evictions in the records match the counters,
- *    and an evicted record carries the `evicted` anomaly.
+ *    and an evicted record carries the `evicted` anomaly (unless its
+ *    anomaly list is full).
  * Leaves decoding to fuzz_dissect and files/sinks to fuzz_pipeline.
  */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,8 +59,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
             __builtin_trap();                                                                      \
     } while (0)
 
+/* With FUZZ_TCB_DEBUG set, a failed record check prints the record first. */
+static void fz_dump(const struct tcb_conn_info *c)
+{
+    if (!getenv("FUZZ_TCB_DEBUG"))
+        return;
+    fprintf(stderr, "conn %llu: final %s / %s, %u events\n", (unsigned long long)c->id,
+            tcb_state_name(c->client_final_state), tcb_state_name(c->server_final_state),
+            c->event_count);
+    for (uint32_t i = 0; i < c->event_count; i++) {
+        const struct tcb_event *e = &c->events[i];
+        fprintf(stderr, "  frame %llu %s: %s -> %s (%s)\n", (unsigned long long)e->frame,
+                tcb_endpoint_name(e->endpoint), tcb_state_name(e->from), tcb_state_name(e->to),
+                tcb_cause_name(e->cause));
+    }
+}
+
+#define CHECK_CONN(x, c)                                                                           \
+    do {                                                                                           \
+        if (!(x)) {                                                                                \
+            fz_dump(c);                                                                            \
+            __builtin_trap();                                                                      \
+        }                                                                                          \
+    } while (0)
+
 struct fz_state {
     bool monotonic;
+    bool lax_listen;        /* FUZZ_TCB_LAX_LISTEN: see the check */
     uint64_t frame;         /* last frame fed */
     uint64_t emitted;       /* records seen */
     uint64_t packets;       /* sum of packets over them */
@@ -98,9 +126,15 @@ static int fz_conn(void *ctx, const struct tcb_conn_info *c)
         full |= a->kind == TCB_ANOM_TIMELINE_FULL;
         evicted_anom |= a->kind == TCB_ANOM_EVICTED;
     }
+    /* The record keeps at most 8 anomalies (one per kind and sender) and
+     * drops later ones silently, evicted and timeline_full included: with a
+     * full list, their absence proves nothing.  (Reported: the `evicted`
+     * column is still right; the anomaly row can be missing.) */
+    bool anoms_full = c->anomaly_count >= 8;
+    full |= anoms_full;
     if (c->evicted) {
         st->evicted++;
-        CHECK(evicted_anom);
+        CHECK(evicted_anom || anoms_full);
     }
 
     int cur[2] = {-1, -1}; /* state after the last event of each endpoint */
@@ -112,9 +146,9 @@ static int fz_conn(void *ctx, const struct tcb_conn_info *c)
         CHECK(e->from != e->to);
         CHECK(e->frame <= st->frame);
         if (cur[e->endpoint] < 0)
-            CHECK(e->from == TCB_CLOSED || e->from == TCB_LISTEN);
-        else
-            CHECK(e->from == cur[e->endpoint]); /* no transition without an event */
+            CHECK_CONN(e->from == TCB_CLOSED || e->from == TCB_LISTEN, c);
+        else if (!(st->lax_listen && cur[e->endpoint] == TCB_CLOSED && e->from == TCB_LISTEN))
+            CHECK_CONN(e->from == cur[e->endpoint], c); /* no transition without an event */
         cur[e->endpoint] = e->to;
         if (st->monotonic && e->frame) {
             CHECK(e->ts_ns >= prev_ts);
@@ -126,9 +160,9 @@ static int fz_conn(void *ctx, const struct tcb_conn_info *c)
         uint8_t fin[2] = {c->client_final_state, c->server_final_state};
         for (int s = 0; s < 2; s++) {
             if (cur[s] >= 0)
-                CHECK(fin[s] == cur[s]);
+                CHECK_CONN(fin[s] == cur[s], c);
             else
-                CHECK(fin[s] == TCB_CLOSED || fin[s] == TCB_LISTEN);
+                CHECK_CONN(fin[s] == TCB_CLOSED || fin[s] == TCB_LISTEN, c);
         }
     }
     return 0;
@@ -183,6 +217,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.max_connections = data[0] & 7u;
     cfg.vlan_in_key = !(data[0] & 8u);
     st->monotonic = !(data[0] & 16u);
+    /* Known finding (tests/fuzz/regressions/fuzz_tcb-listen-without-event):
+     * CLOSED -> LISTEN written without an event.  Set FUZZ_TCB_LAX_LISTEN to
+     * look past it until it is fixed. */
+    st->lax_listen = getenv("FUZZ_TCB_LAX_LISTEN") != NULL;
     bool advance = data[0] & 32u;
     cfg.idle_timeout_ns = (data[1] & 16u) ? 300000000000ull : ((data[1] & 15u) + 1) * 1000000000ull;
     cfg.time_wait_ns = (data[2] & 16u) ? 60000000000ull : (data[2] & 15u) * 1000000000ull;
