@@ -191,7 +191,7 @@ struct tcb_table {
     uint64_t next_id;
 
     /* Endpoints seen answering a SYN (for choosing the server mid-stream). */
-    struct {
+    struct tcb_listener {
         uint8_t addr[16];
         uint16_t port;
         uint8_t ver, used;
@@ -865,23 +865,56 @@ static int tcb_expire(struct tcb_table *t)
 /* ------------------------------------------------------------------------
  * Listeners and the choice of server for mid-stream connections.
  */
+#define TCB_MAX_LISTENERS (1u << 16)
+
+static uint32_t tcb_listener_hash(const uint8_t *addr, uint16_t port)
+{
+    uint64_t x = (tcb_load64(addr) ^ tcb_load64(addr + 8) * 0xC2B2AE3D27D4EB4FULL) *
+                 0x9E3779B97F4A7C15ULL;
+    return (uint32_t)(x >> 32) ^ port;
+}
+
+static void tcb_listener_put(struct tcb_table *t, const uint8_t *addr, uint16_t port, uint8_t ver);
+
+/* The set grows from small (a run's first table costs nothing) up to a fixed
+ * cap; past it, an entry whose probe window is full is simply not kept: it
+ * only helps choose the server of mid-stream connections. */
 static void tcb_listener_add(struct tcb_table *t, const struct tcb_ep *e, uint8_t ver)
 {
-    if (!t->caplisteners)
-        return;
-    uint32_t h = (uint32_t)(tcb_load64(e->addr) * 0x9E3779B97F4A7C15ULL >> 32) ^ e->port;
+    if (t->nlisteners * 2 >= t->caplisteners && t->caplisteners < TCB_MAX_LISTENERS) {
+        uint32_t n = t->caplisteners ? t->caplisteners * 2 : 256;
+        struct tcb_listener *old = t->listeners, *nl = calloc(n, sizeof(*nl));
+        if (nl) {
+            uint32_t oc = t->caplisteners;
+            t->listeners = nl;
+            t->caplisteners = n;
+            t->nlisteners = 0;
+            for (uint32_t i = 0; i < oc; i++)
+                if (old[i].used)
+                    tcb_listener_put(t, old[i].addr, old[i].port, old[i].ver);
+            free(old);
+        }
+    }
+    if (t->caplisteners)
+        tcb_listener_put(t, e->addr, e->port, ver);
+}
+
+static void tcb_listener_put(struct tcb_table *t, const uint8_t *addr, uint16_t port, uint8_t ver)
+{
+    uint32_t h = tcb_listener_hash(addr, port);
     for (uint32_t k = 0; k < 8; k++) {
         uint32_t j = (h + k) & (t->caplisteners - 1);
         if (t->listeners[j].used) {
-            if (t->listeners[j].port == e->port && t->listeners[j].ver == ver &&
-                !memcmp(t->listeners[j].addr, e->addr, 16))
+            if (t->listeners[j].port == port && t->listeners[j].ver == ver &&
+                !memcmp(t->listeners[j].addr, addr, 16))
                 return;
             continue;
         }
-        memcpy(t->listeners[j].addr, e->addr, 16);
-        t->listeners[j].port = e->port;
+        memcpy(t->listeners[j].addr, addr, 16);
+        t->listeners[j].port = port;
         t->listeners[j].ver = ver;
         t->listeners[j].used = 1;
+        t->nlisteners++;
         return;
     }
 }
@@ -891,7 +924,7 @@ static bool tcb_listener_has(const struct tcb_table *t, const uint8_t *addr, uin
 {
     if (!t->caplisteners)
         return false;
-    uint32_t h = (uint32_t)(tcb_load64(addr) * 0x9E3779B97F4A7C15ULL >> 32) ^ port;
+    uint32_t h = tcb_listener_hash(addr, port);
     for (uint32_t k = 0; k < 8; k++) {
         uint32_t j = (h + k) & (t->caplisteners - 1);
         if (!t->listeners[j].used)
@@ -1478,9 +1511,7 @@ int tcb_table_new(struct tcb_table **out, const struct tcb_config *cfg,
     t->free_head = TCB_NIL;
     t->active.head = t->active.tail = TCB_NIL;
     t->done.head = t->done.tail = TCB_NIL;
-    t->caplisteners = 1u << 16;
-    t->listeners = calloc(t->caplisteners, sizeof(*t->listeners));
-    if (!t->listeners || tcb_grow_slots(t))
+    if (tcb_grow_slots(t))
         goto nomem;
     *out = t;
     return 0;
