@@ -592,7 +592,7 @@ int sink_sqlite_open(struct sink **out, const char *path, bool force, char err[T
     /* Fresh private file: no journal, no syncs; a crash leaves only the temp file. */
     rc = exec(s,
               "PRAGMA page_size = 16384; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;"
-              "PRAGMA locking_mode = EXCLUSIVE; PRAGMA cache_size = -65536;",
+              "PRAGMA locking_mode = EXCLUSIVE; PRAGMA cache_size = -8192;",
               err, "configure");
     if (rc == 0)
         rc = exec(s, schema.p, err, "create schema");
