@@ -33,6 +33,21 @@ static int oom(char err[TCBS_ERRLEN])
     return -ENOMEM;
 }
 
+/* The end of a row loop (rc = the last sqlite3_step()): finalizes st; 0 when
+ * every row was read, else frees rows and reports the query's error. */
+static int rows_done(struct sink_db *d, sqlite3_stmt *st, int rc, void *rows,
+                     char err[TCBS_ERRLEN])
+{
+    if (rc != SQLITE_DONE) {
+        rc = db_fail(d, err, "query failed");
+        sqlite3_finalize(st);
+        free(rows);
+        return rc;
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
 /* Grow *v (element size sz) so that index n fits. */
 static int grow(void **v, size_t *cap, size_t n, size_t sz)
 {
@@ -161,16 +176,11 @@ static int query_counts(struct sink_db *d, const char *sql, const char *bind,
         v[cnt].count = sqlite3_column_int64(st, 1);
         cnt++;
     }
-    if (rc != SQLITE_DONE) {
-        rc = db_fail(d, err, "query failed");
-        sqlite3_finalize(st);
-        free(v);
-        return rc;
+    if ((rc = rows_done(d, st, rc, v, err)) == 0) {
+        *rows = v;
+        *n = cnt;
     }
-    sqlite3_finalize(st);
-    *rows = v;
-    *n = cnt;
-    return 0;
+    return rc;
 }
 
 int sink_db_group_counts(struct sink_db *db, enum sink_db_group g, struct sink_db_count **rows,
@@ -247,16 +257,11 @@ int sink_db_handshake_ns(struct sink_db *db, uint64_t **ns, size_t *n, char err[
         }
         v[cnt++] = (uint64_t)sqlite3_column_int64(st, 0);
     }
-    if (rc != SQLITE_DONE) {
-        rc = db_fail(db, err, "query failed");
-        sqlite3_finalize(st);
-        free(v);
-        return rc;
+    if ((rc = rows_done(db, st, rc, v, err)) == 0) {
+        *ns = v;
+        *n = cnt;
     }
-    sqlite3_finalize(st);
-    *ns = v;
-    *n = cnt;
-    return 0;
+    return rc;
 }
 
 /* Nearest rank: the smallest value with at least p% at or below it. */
@@ -395,16 +400,11 @@ int sink_db_find_conns(struct sink_db *db, uint64_t id, const char *ip_a, uint16
         c->data_bytes[TCB_SERVER] = (uint64_t)sqlite3_column_int64(st, 18);
         copy_text(c->zeek_history, sizeof(c->zeek_history), st, 19);
     }
-    if (rc != SQLITE_DONE) {
-        rc = db_fail(db, err, "query failed");
-        sqlite3_finalize(st);
-        free(v);
-        return rc;
+    if ((rc = rows_done(db, st, rc, v, err)) == 0) {
+        *rows = v;
+        *n = cnt;
     }
-    sqlite3_finalize(st);
-    *rows = v;
-    *n = cnt;
-    return 0;
+    return rc;
 }
 
 /* Index of word in a vocabulary, or -1. */
@@ -459,16 +459,11 @@ int sink_db_transitions(struct sink_db *db, uint64_t conn_id, struct tcb_event *
         v[cnt].cause = (uint8_t)cause;
         cnt++;
     }
-    if (rc != SQLITE_DONE) {
-        rc = db_fail(db, err, "query failed");
-        sqlite3_finalize(st);
-        free(v);
-        return rc;
+    if ((rc = rows_done(db, st, rc, v, err)) == 0) {
+        *ev = v;
+        *n = cnt;
     }
-    sqlite3_finalize(st);
-    *ev = v;
-    *n = cnt;
-    return 0;
+    return rc;
 }
 
 int sink_db_captures(struct sink_db *db, char ***names, size_t *n, char err[TCBS_ERRLEN])
