@@ -32,7 +32,9 @@ struct sink;
 
 struct sink_ops {
     const char *name;
-    /* One finished connection.  0, or a negative value with err filled. */
+    /* One finished connection.  0, or a negative value with err filled.
+     * A sink may hold rows back and write them in batches: an error in
+     * writing a connection can then come from a later conn() or finish(). */
     int (*conn)(struct sink *s, const struct tcb_conn_info *c, char err[TCBS_ERRLEN]);
     /* The run ended (also after an input error or interruption: whatever
      * was analysed is kept).  Commits what was written.  0 or negative. */

@@ -28,16 +28,49 @@
 #include "sink.h"
 #include "sink_int.h"
 
+/*
+ * Rows wait in these arrays until a batch is full, then one statement per
+ * table copies the whole batch (see "Bulk loading" below).
+ */
+#define BATCH_CONNS 256
+#define BATCH_TRANSITIONS 4096
+#define BATCH_ANOMALIES 1024
+
+enum batch_kind { BATCH_CONN, BATCH_TR, BATCH_AN, BATCH_KINDS };
+
+struct tr_row {
+    uint64_t conn_id;
+    uint32_t seq;
+    struct tcb_event e;
+};
+
+struct an_row {
+    uint64_t conn_id;
+    struct tcb_anom a;
+};
+
+struct sqlite_sink;
+
+/* What one of the batch virtual tables reads: the sink and which array. */
+struct batch_ref {
+    struct sqlite_sink *s;
+    enum batch_kind kind;
+};
+
 struct sqlite_sink {
     struct sink base;
     sqlite3 *db;
     char *path; /* target */
     char *tmp;  /* temporary file beside it; NULL once renamed */
-    sqlite3_stmt *ins_conn, *ins_tr, *ins_an;
+    sqlite3_stmt *ins[BATCH_KINDS]; /* INSERT INTO table SELECT * FROM its batch */
     int failed; /* sticky: the first error, repeated by every later call */
     char failmsg[TCBS_ERRLEN];
     bool finished;
-    struct sink_conn_row row; /* bound with SQLITE_STATIC: must outlive the statements */
+    struct batch_ref ref[BATCH_KINDS];
+    struct sink_conn_row *crow; /* texts handed to SQLite as SQLITE_STATIC */
+    struct tr_row *trow;
+    struct an_row *arow;
+    uint32_t n[BATCH_KINDS]; /* rows waiting in each array */
 };
 
 /* A growable string for the few statements built at open and finish. */
@@ -178,6 +211,214 @@ static const char index_sql[] =
     "CREATE INDEX anomalies_conn ON anomalies(conn_id);\n"
     "CREATE INDEX anomalies_kind ON anomalies(kind);\n";
 
+/*
+ * Bulk loading.  An INSERT per row costs SQLite a statement run (start,
+ * program, halt, reset) for every row, more than the row's own b-tree
+ * work.  Rows are therefore collected in arrays and copied a batch at a
+ * time by "INSERT INTO t SELECT * FROM tcbscope_batch_t": three
+ * eponymous-only virtual tables (no xCreate, so nothing of them is stored
+ * in the file) whose cursors walk the arrays.  Texts are handed over as
+ * SQLITE_STATIC: the vocabulary is static and the row buffers stay put
+ * until the statement has finished.
+ */
+struct batch_vtab {
+    sqlite3_vtab base;
+    const struct batch_ref *ref;
+};
+
+struct batch_cursor {
+    sqlite3_vtab_cursor base;
+    const struct batch_ref *ref;
+    uint32_t row;
+};
+
+static int bv_connect(sqlite3 *db, void *aux, int argc, const char *const *argv,
+                      sqlite3_vtab **out, char **errmsg)
+{
+    static const char *const decl[BATCH_KINDS] = {
+        NULL, /* built from sink_conn_cols below */
+        "CREATE TABLE x(conn_id, seq, ts_ns, endpoint, from_state, to_state, cause, frame)",
+        "CREATE TABLE x(conn_id, ts_ns, endpoint, kind, frame)",
+    };
+    const struct batch_ref *ref = aux;
+    struct batch_vtab *vt;
+    int rc;
+
+    (void)argc;
+    (void)argv;
+    (void)errmsg;
+    if (ref->kind == BATCH_CONN) {
+        struct sbuf b = {0};
+        sb_add(&b, "CREATE TABLE x(");
+        for (size_t i = 0; i < SINK_COL_COUNT; i++)
+            sb_add(&b, "%s%s", i ? ", " : "", sink_conn_cols[i].name);
+        sb_add(&b, ")");
+        rc = b.oom ? SQLITE_NOMEM : sqlite3_declare_vtab(db, b.p);
+        free(b.p);
+    } else {
+        rc = sqlite3_declare_vtab(db, decl[ref->kind]);
+    }
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_vtab_config(db, SQLITE_VTAB_DIRECTONLY);
+    vt = sqlite3_malloc(sizeof(*vt));
+    if (vt == NULL)
+        return SQLITE_NOMEM;
+    memset(vt, 0, sizeof(*vt));
+    vt->ref = ref;
+    *out = &vt->base;
+    return SQLITE_OK;
+}
+
+static int bv_best_index(sqlite3_vtab *vt, sqlite3_index_info *info)
+{
+    const struct batch_ref *ref = ((struct batch_vtab *)vt)->ref;
+
+    info->estimatedRows = ref->s->n[ref->kind];
+    info->estimatedCost = (double)ref->s->n[ref->kind] + 1;
+    return SQLITE_OK;
+}
+
+static int bv_disconnect(sqlite3_vtab *vt)
+{
+    sqlite3_free(vt);
+    return SQLITE_OK;
+}
+
+static int bv_open(sqlite3_vtab *vt, sqlite3_vtab_cursor **out)
+{
+    struct batch_cursor *c = sqlite3_malloc(sizeof(*c));
+
+    if (c == NULL)
+        return SQLITE_NOMEM;
+    memset(c, 0, sizeof(*c));
+    c->ref = ((struct batch_vtab *)vt)->ref;
+    *out = &c->base;
+    return SQLITE_OK;
+}
+
+static int bv_close(sqlite3_vtab_cursor *c)
+{
+    sqlite3_free(c);
+    return SQLITE_OK;
+}
+
+static int bv_filter(sqlite3_vtab_cursor *cur, int idx, const char *idxstr, int argc,
+                     sqlite3_value **argv)
+{
+    (void)idx;
+    (void)idxstr;
+    (void)argc;
+    (void)argv;
+    ((struct batch_cursor *)cur)->row = 0;
+    return SQLITE_OK;
+}
+
+static int bv_next(sqlite3_vtab_cursor *cur)
+{
+    ((struct batch_cursor *)cur)->row++;
+    return SQLITE_OK;
+}
+
+static int bv_eof(sqlite3_vtab_cursor *cur)
+{
+    const struct batch_cursor *c = (const struct batch_cursor *)cur;
+    return c->row >= c->ref->s->n[c->ref->kind];
+}
+
+static void result_word(sqlite3_context *ctx, const char *w)
+{
+    sqlite3_result_text(ctx, w, (int)strlen(w), SQLITE_STATIC);
+}
+
+static void result_frame(sqlite3_context *ctx, uint64_t frame)
+{
+    if (frame)
+        sqlite3_result_int64(ctx, (sqlite3_int64)frame);
+    else
+        sqlite3_result_null(ctx);
+}
+
+static int bv_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col)
+{
+    const struct batch_cursor *c = (const struct batch_cursor *)cur;
+    const struct sqlite_sink *s = c->ref->s;
+
+    switch (c->ref->kind) {
+    case BATCH_CONN: {
+        const struct sink_val *v = &s->crow[c->row].v[col];
+        if (v->type == SINK_V_INT)
+            sqlite3_result_int64(ctx, (sqlite3_int64)v->u);
+        else if (v->type == SINK_V_TEXT)
+            result_word(ctx, v->s);
+        else
+            sqlite3_result_null(ctx);
+        break;
+    }
+    case BATCH_TR: {
+        const struct tr_row *r = &s->trow[c->row];
+        switch (col) {
+        case 0: sqlite3_result_int64(ctx, (sqlite3_int64)r->conn_id); break;
+        case 1: sqlite3_result_int64(ctx, r->seq); break;
+        case 2: sqlite3_result_int64(ctx, (sqlite3_int64)r->e.ts_ns); break;
+        case 3: result_word(ctx, tcb_endpoint_name(r->e.endpoint)); break;
+        case 4: result_word(ctx, tcb_state_name(r->e.from)); break;
+        case 5: result_word(ctx, tcb_state_name(r->e.to)); break;
+        case 6: result_word(ctx, tcb_cause_name(r->e.cause)); break;
+        default: result_frame(ctx, r->e.frame); break;
+        }
+        break;
+    }
+    default: {
+        const struct an_row *r = &s->arow[c->row];
+        switch (col) {
+        case 0: sqlite3_result_int64(ctx, (sqlite3_int64)r->conn_id); break;
+        case 1: sqlite3_result_int64(ctx, (sqlite3_int64)r->a.ts_ns); break;
+        case 2: result_word(ctx, tcb_endpoint_name(r->a.endpoint)); break;
+        case 3: result_word(ctx, tcb_anomaly_name(r->a.kind)); break;
+        default: result_frame(ctx, r->a.frame); break;
+        }
+        break;
+    }
+    }
+    return SQLITE_OK;
+}
+
+static int bv_rowid(sqlite3_vtab_cursor *cur, sqlite3_int64 *rowid)
+{
+    *rowid = ((struct batch_cursor *)cur)->row;
+    return SQLITE_OK;
+}
+
+static const sqlite3_module batch_module = {
+    .iVersion = 0,
+    .xCreate = NULL, /* eponymous-only */
+    .xConnect = bv_connect,
+    .xBestIndex = bv_best_index,
+    .xDisconnect = bv_disconnect,
+    .xOpen = bv_open,
+    .xClose = bv_close,
+    .xFilter = bv_filter,
+    .xNext = bv_next,
+    .xEof = bv_eof,
+    .xColumn = bv_column,
+    .xRowid = bv_rowid,
+};
+
+static const char *const batch_name[BATCH_KINDS] = {
+    "tcbscope_batch_connections",
+    "tcbscope_batch_transitions",
+    "tcbscope_batch_anomalies",
+};
+
+static const char *const batch_insert[BATCH_KINDS] = {
+    "INSERT INTO connections SELECT * FROM tcbscope_batch_connections",
+    "INSERT INTO transitions (conn_id, seq, ts_ns, endpoint, from_state, to_state, cause, "
+    "frame) SELECT * FROM tcbscope_batch_transitions",
+    "INSERT INTO anomalies (conn_id, ts_ns, endpoint, kind, frame) "
+    "SELECT * FROM tcbscope_batch_anomalies",
+};
+
 /* Record the first error (sticky) and return it. */
 static int fail(struct sqlite_sink *s, int rc, char err[TCBS_ERRLEN], const char *fmt, ...)
 {
@@ -240,10 +481,11 @@ static int prepare(struct sqlite_sink *s, const char *sql, sqlite3_stmt **st,
  * checked here instead.  Anyone else writing to the database gets the
  * constraints.
  */
-static int check_words(struct sqlite_sink *s, const struct tcb_conn_info *c, char err[TCBS_ERRLEN])
+static int check_words(struct sqlite_sink *s, const struct sink_conn_row *row,
+                       const struct tcb_conn_info *c, char err[TCBS_ERRLEN])
 {
     for (int i = 0; i < SINK_COL_COUNT; i++) {
-        const struct sink_val *v = &s->row.v[i];
+        const struct sink_val *v = &row->v[i];
         if (v->type == SINK_V_TEXT && sink_conn_cols[i].voc != SINK_VOC_NONE && v->s[0] == '?')
             return fail(s, -EINVAL, err,
                         "%s: connection %llu: CHECK constraint failed: %s is not a known word",
@@ -269,60 +511,51 @@ static int check_words(struct sqlite_sink *s, const struct tcb_conn_info *c, cha
     return 0;
 }
 
+/*
+ * Copy every waiting row into the database: connections first, so that a
+ * transition or anomaly never lands before the row it refers to.
+ */
+static int flush(struct sqlite_sink *s)
+{
+    for (int k = 0; k < BATCH_KINDS; k++) {
+        if (s->n[k] == 0)
+            continue;
+        if (step(s, s->ins[k]) != 0)
+            return s->failed;
+        s->n[k] = 0;
+    }
+    return 0;
+}
+
 static int sq_conn(struct sink *base, const struct tcb_conn_info *c, char err[TCBS_ERRLEN])
 {
     struct sqlite_sink *s = (struct sqlite_sink *)base;
-    sqlite3_stmt *st = s->ins_conn;
-    int rc;
+    struct sink_conn_row *row;
 
     if (s->failed)
         return fail(s, s->failed, err, "%s", "");
-    sink_conn_row_fill(&s->row, c);
-    if (check_words(s, c, err) != 0)
+    if (s->n[BATCH_CONN] == BATCH_CONNS && flush(s) != 0)
+        return fail(s, s->failed, err, "%s", "");
+    row = &s->crow[s->n[BATCH_CONN]];
+    sink_conn_row_fill(row, c);
+    if (check_words(s, row, c, err) != 0)
         return s->failed;
-    for (int i = 0; i < SINK_COL_COUNT; i++) {
-        const struct sink_val *v = &s->row.v[i];
-        if (v->type == SINK_V_INT)
-            sqlite3_bind_int64(st, i + 1, (sqlite3_int64)v->u);
-        else if (v->type == SINK_V_TEXT)
-            sqlite3_bind_text(st, i + 1, v->s, -1, SQLITE_STATIC);
-        else
-            sqlite3_bind_null(st, i + 1);
-    }
-    if ((rc = step(s, st)) != 0)
-        return fail(s, rc, err, "%s", "");
+    s->n[BATCH_CONN]++;
 
-    st = s->ins_tr;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)c->id);
     for (uint32_t i = 0; i < c->event_count; i++) {
-        const struct tcb_event *e = &c->events[i];
-        sqlite3_bind_int64(st, 2, i);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64)e->ts_ns);
-        sqlite3_bind_text(st, 4, tcb_endpoint_name(e->endpoint), -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 5, tcb_state_name(e->from), -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 6, tcb_state_name(e->to), -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 7, tcb_cause_name(e->cause), -1, SQLITE_STATIC);
-        if (e->frame)
-            sqlite3_bind_int64(st, 8, (sqlite3_int64)e->frame);
-        else
-            sqlite3_bind_null(st, 8);
-        if ((rc = step(s, st)) != 0)
-            return fail(s, rc, err, "%s", "");
+        if (s->n[BATCH_TR] == BATCH_TRANSITIONS && flush(s) != 0)
+            return fail(s, s->failed, err, "%s", "");
+        struct tr_row *r = &s->trow[s->n[BATCH_TR]++];
+        r->conn_id = c->id;
+        r->seq = i;
+        r->e = c->events[i];
     }
-
-    st = s->ins_an;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)c->id);
     for (uint32_t i = 0; i < c->anomaly_count; i++) {
-        const struct tcb_anom *a = &c->anomalies[i];
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)a->ts_ns);
-        sqlite3_bind_text(st, 3, tcb_endpoint_name(a->endpoint), -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, tcb_anomaly_name(a->kind), -1, SQLITE_STATIC);
-        if (a->frame)
-            sqlite3_bind_int64(st, 5, (sqlite3_int64)a->frame);
-        else
-            sqlite3_bind_null(st, 5);
-        if ((rc = step(s, st)) != 0)
-            return fail(s, rc, err, "%s", "");
+        if (s->n[BATCH_AN] == BATCH_ANOMALIES && flush(s) != 0)
+            return fail(s, s->failed, err, "%s", "");
+        struct an_row *r = &s->arow[s->n[BATCH_AN]++];
+        r->conn_id = c->id;
+        r->a = c->anomalies[i];
     }
     return 0;
 }
@@ -448,10 +681,10 @@ static int write_captures(struct sqlite_sink *s, const struct sink_run_info *run
 
 static void finalize_all(struct sqlite_sink *s)
 {
-    sqlite3_finalize(s->ins_conn);
-    sqlite3_finalize(s->ins_tr);
-    sqlite3_finalize(s->ins_an);
-    s->ins_conn = s->ins_tr = s->ins_an = NULL;
+    for (int k = 0; k < BATCH_KINDS; k++) {
+        sqlite3_finalize(s->ins[k]);
+        s->ins[k] = NULL;
+    }
 }
 
 static int sq_finish(struct sink *base, const struct sink_run_info *run, char err[TCBS_ERRLEN])
@@ -464,6 +697,8 @@ static int sq_finish(struct sink *base, const struct sink_run_info *run, char er
         return fail(s, s->failed, err, "%s", "");
     if (s->finished)
         return 0;
+    if (flush(s) != 0)
+        return fail(s, s->failed, err, "%s", "");
 
     if (prepare(s, "INSERT INTO run(key, value) VALUES (?, ?)", &st, err) != 0)
         return s->failed;
@@ -509,6 +744,9 @@ static void sq_destroy(struct sink *base)
         unlink(s->tmp); /* never renamed: the target stays as it was */
     free(s->tmp);
     free(s->path);
+    free(s->crow);
+    free(s->trow);
+    free(s->arow);
     free(s);
 }
 
@@ -553,7 +791,11 @@ int sink_sqlite_open(struct sink **out, const char *path, bool force, char err[T
     s->base.ops = &sqlite_ops;
     s->path = strdup(path);
     s->tmp = temp_name(path);
-    if (s->path == NULL || s->tmp == NULL) {
+    s->crow = sink_malloc(BATCH_CONNS * sizeof(*s->crow));
+    s->trow = sink_malloc(BATCH_TRANSITIONS * sizeof(*s->trow));
+    s->arow = sink_malloc(BATCH_ANOMALIES * sizeof(*s->arow));
+    if (s->path == NULL || s->tmp == NULL || s->crow == NULL || s->trow == NULL ||
+        s->arow == NULL) {
         snprintf(err, TCBS_ERRLEN, "%s: out of memory", path);
         free(s->tmp);
         s->tmp = NULL;
@@ -600,30 +842,14 @@ int sink_sqlite_open(struct sink **out, const char *path, bool force, char err[T
     /* our inserts are checked by check_words(): see there */
     if (rc == 0)
         rc = exec(s, "PRAGMA ignore_check_constraints = ON", err, "configure");
-    if (rc == 0) {
-        struct sbuf ins = {0};
-        sb_add(&ins, "INSERT INTO connections VALUES (");
-        for (int i = 0; i < SINK_COL_COUNT; i++)
-            sb_add(&ins, "%s?", i ? ", " : "");
-        sb_add(&ins, ")");
-        if (ins.oom) {
-            snprintf(err, TCBS_ERRLEN, "%s: out of memory", path);
-            rc = -ENOMEM;
-        } else {
-            rc = prepare(s, ins.p, &s->ins_conn, err);
-        }
-        free(ins.p);
+    for (int k = 0; rc == 0 && k < BATCH_KINDS; k++) {
+        s->ref[k].s = s;
+        s->ref[k].kind = (enum batch_kind)k;
+        if (sqlite3_create_module(s->db, batch_name[k], &batch_module, &s->ref[k]) != SQLITE_OK)
+            rc = fail_db(s, err, "create module");
+        else
+            rc = prepare(s, batch_insert[k], &s->ins[k], err);
     }
-    if (rc == 0)
-        rc = prepare(s,
-                     "INSERT INTO transitions (conn_id, seq, ts_ns, endpoint, from_state, "
-                     "to_state, cause, frame) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                     &s->ins_tr, err);
-    if (rc == 0)
-        rc = prepare(s,
-                     "INSERT INTO anomalies (conn_id, ts_ns, endpoint, kind, frame) "
-                     "VALUES (?, ?, ?, ?, ?)",
-                     &s->ins_an, err);
     if (rc == 0)
         rc = exec(s, "BEGIN", err, "begin");
     if (rc != 0) {
