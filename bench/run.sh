@@ -12,20 +12,12 @@
 # corpus truth.  A benchmark, not a test: nothing here is run by CI.
 set -euo pipefail
 name=${1:-small}
-here=$(cd "$(dirname "$0")/.." && pwd)
-shared=${TCBSCOPE_SHARED:-$here/../shared}
-cache=${TCBSCOPE_BENCH_CACHE:-$HOME/.cache/tcbscope-bench}
 case $name in
     small) runs=${2:-5} ;;
     large) runs=${2:-3} ;;
     *) echo "usage: bench/run.sh [small|large] [RUNS]" >&2; exit 2 ;;
 esac
-mkdir -p "$cache"
-pcap=$cache/$name.pcap
-if [ ! -s "$pcap" ] || [ ! -s "$cache/$name.truth.jsonl" ]; then
-    echo "making the $name corpus in $cache (once)" >&2
-    sh "$shared/bench/make_corpus.sh" "$name" "$cache" >&2
-fi
+. "$(dirname "$0")/corpus.sh"
 cc -O2 -o "$cache/floor" "$shared/bench/floor.c" -lpcap
 if [ ! -f "$here/build-release/build.ninja" ]; then
     rm -rf "$here/build-release"

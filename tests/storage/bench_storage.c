@@ -12,8 +12,17 @@
  *
  * Usage: bench_storage [N [sqlite|json|all]] (default 200000 all).  Files go
  * to $TMPDIR.
+ *
+ * Corpus mode: bench_storage --pcap FILE [RUNS] first runs the capture
+ * through the decoder and the engine (single-threaded, untimed) and keeps
+ * a copy of every finished connection, then times the SQLite sink and the
+ * NDJSON sink on exactly those connections RUNS times (default 5) and
+ * prints each run and the medians: what the sinks cost on a real corpus
+ * (e.g. the `small` corpus of the shared benchmark), without the reading
+ * and the engine around them.  bench/run.sh calls it.
  */
 #include <json-c/json.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,8 +162,199 @@ static double bench_jsonc_reuse(const char *path, uint64_t n, long long *bytes)
     return now() - t0;
 }
 
+/* ------------------------------------------------------------------------
+ * Corpus mode.
+ */
+
+struct corpus {
+    struct tcb_conn_info *conns; /* events/anomalies point into copies owned here */
+    size_t n, cap;
+    uint64_t transitions, anomalies;
+};
+
+static int keep_conn(void *ctx, const struct tcb_conn_info *c)
+{
+    struct corpus *k = ctx;
+    struct tcb_conn_info *d;
+
+    if (k->n == k->cap) {
+        size_t cap = k->cap ? k->cap * 2 : 4096;
+        void *p = realloc(k->conns, cap * sizeof(*k->conns));
+        if (p == NULL)
+            return -ENOMEM;
+        k->conns = p;
+        k->cap = cap;
+    }
+    d = &k->conns[k->n];
+    *d = *c;
+    d->events = NULL;
+    d->anomalies = NULL;
+    if (c->event_count) {
+        struct tcb_event *e = malloc(c->event_count * sizeof(*e));
+        if (e == NULL)
+            return -ENOMEM;
+        memcpy(e, c->events, c->event_count * sizeof(*e));
+        d->events = e;
+    }
+    if (c->anomaly_count) {
+        struct tcb_anom *a = malloc(c->anomaly_count * sizeof(*a));
+        if (a == NULL)
+            return -ENOMEM;
+        memcpy(a, c->anomalies, c->anomaly_count * sizeof(*a));
+        d->anomalies = a;
+    }
+    k->n++;
+    k->transitions += c->event_count;
+    k->anomalies += c->anomaly_count;
+    return 0;
+}
+
+/* Decode and analyse the whole capture into *k. */
+static int load_corpus(const char *pcap, struct corpus *k, char err[TCBS_ERRLEN])
+{
+    const char *files[1] = {pcap};
+    struct tcb_output out = {.ctx = k, .conn = keep_conn};
+    struct tcb_config cfg;
+    struct dis_reader *rd = NULL;
+    struct tcb_table *t = NULL;
+    struct dis_frame f;
+    struct dis_pkt p;
+    int rc;
+
+    tcb_config_default(&cfg);
+    cfg.seed_set = true;
+    if ((rc = dis_reader_open(&rd, files, 1, NULL, NULL, NULL, err)) != 0)
+        return rc;
+    if ((rc = tcb_table_new(&t, &cfg, &out, err)) != 0) {
+        dis_reader_close(rd);
+        return rc;
+    }
+    while ((rc = dis_reader_next(rd, &f, err)) > 0) {
+        if (dis_decode(f.linktype, f.data, f.caplen, f.wirelen, false, &p) == DIS_SKIP_NONE) {
+            p.ts_ns = f.ts_ns; /* as cli/pipeline.c: the decoder leaves time and number */
+            p.frame = f.frame;
+            p.payload = NULL;
+            rc = tcb_packet(t, &p);
+        } else {
+            rc = tcb_advance(t, f.ts_ns);
+        }
+        if (rc != 0)
+            break;
+    }
+    if (rc == 0)
+        rc = tcb_finish(t);
+    else if (rc > 0)
+        rc = -EIO;
+    if (rc != 0 && err[0] == '\0')
+        snprintf(err, TCBS_ERRLEN, "%s: analysis failed (%d)", pcap, rc);
+    tcb_table_free(t);
+    dis_reader_close(rd);
+    return rc;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(*v), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* One timed pass of a sink over the corpus: *feed = conn() calls, *all = incl. finish(). */
+static int time_sink(bool sqlite, const char *path, const struct corpus *k, double *feed,
+                     double *all, char err[TCBS_ERRLEN])
+{
+    struct sink_run_info run = {.version = "bench", .command_line = "bench"};
+    struct sink *s;
+    double t0, t1;
+    int rc;
+
+    unlink(path);
+    rc = sqlite ? sink_sqlite_open(&s, path, true, err) : sink_json_open(&s, path, true, err);
+    if (rc != 0)
+        return rc;
+    t0 = now();
+    for (size_t i = 0; i < k->n && rc == 0; i++)
+        rc = s->ops->conn(s, &k->conns[i], err);
+    t1 = now();
+    if (rc == 0)
+        rc = s->ops->finish(s, &run, err);
+    *feed = t1 - t0;
+    *all = now() - t0;
+    s->ops->destroy(s);
+    return rc;
+}
+
+static int corpus_main(const char *pcap, int runs)
+{
+    char err[TCBS_ERRLEN] = "";
+    const char *tmp = getenv("TMPDIR");
+    char dir[256], db[300], js[300];
+    struct corpus k = {0};
+    double feed[64], all[64], jall[64], unused;
+    double rows;
+    long long dbsize = 0, jsize = 0;
+    int rc;
+
+    if (runs < 1 || runs > 64) {
+        fprintf(stderr, "bench_storage: RUNS must be 1..64\n");
+        return 2;
+    }
+    if ((rc = load_corpus(pcap, &k, err)) != 0) {
+        fprintf(stderr, "bench_storage: %s\n", err);
+        return 1;
+    }
+    rows = (double)(k.n + k.transitions);
+    printf("corpus %s: %zu connections, %llu transitions, %llu anomalies\n", pcap, k.n,
+           (unsigned long long)k.transitions, (unsigned long long)k.anomalies);
+    snprintf(dir, sizeof(dir), "%s/tcbs-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (mkdtemp(dir) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    snprintf(db, sizeof(db), "%s/bench.db", dir);
+    snprintf(js, sizeof(js), "%s/bench.ndjson", dir);
+    for (int r = 0; r < runs; r++) {
+        if (time_sink(true, db, &k, &feed[r], &all[r], err) != 0 ||
+            time_sink(false, js, &k, &unused, &jall[r], err) != 0) {
+            fprintf(stderr, "bench_storage: %s\n", err);
+            rc = 1;
+            break;
+        }
+        dbsize = file_size(db);
+        jsize = file_size(js);
+        printf("run %d: sqlite inserts %.3f s, with finish %.3f s (%.2f M rows/s); "
+               "ndjson %.3f s (%.0f MB/s)\n",
+               r + 1, feed[r], all[r], rows / all[r] / 1e6, jall[r], (double)jsize / 1e6 / jall[r]);
+    }
+    if (rc == 0) {
+        double f = median(feed, runs), a = median(all, runs), j = median(jall, runs);
+        printf("median of %d: sqlite %.0f rows (connections + transitions) in %.3f s = %.2f M "
+               "rows/s (inserts alone %.3f s = %.2f M rows/s; database %.1f MB)\n",
+               runs, rows, a, rows / a / 1e6, f, rows / f / 1e6, (double)dbsize / 1e6);
+        printf("median of %d: ndjson %.1f MB in %.3f s = %.0f MB/s\n", runs, (double)jsize / 1e6,
+               j, (double)jsize / 1e6 / j);
+    }
+    unlink(db);
+    unlink(js);
+    rmdir(dir);
+    for (size_t i = 0; i < k.n; i++) {
+        free((void *)k.conns[i].events);
+        free((void *)k.conns[i].anomalies);
+    }
+    free(k.conns);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 2 && strcmp(argv[1], "--pcap") == 0)
+        return corpus_main(argv[2], argc > 3 ? atoi(argv[3]) : 5);
+
     uint64_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 200000;
     const char *only = argc > 2 ? argv[2] : "all";
     const char *tmp = getenv("TMPDIR");
