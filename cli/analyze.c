@@ -253,10 +253,24 @@ int cli_analyze(int argc, char **argv, const char *cmdline)
         sink_set_destroy(&set);
         return o.filter && strstr(err, "filter") ? CLI_EXIT_USAGE : CLI_EXIT_INPUT;
     }
+    /* Two groups when the SQLite sink has company: it is the slowest, and
+     * with 3 threads each group gets a thread.  The groups only borrow the
+     * sinks; `set` owns, finishes (in its order) and destroys them. */
+    struct sink_set groups[2] = {{.count = 0}, {.count = 0}};
+    for (size_t i = 0; i < set.count; i++) {
+        bool alone = set.count > 1 && strcmp(set.sinks[i]->ops->name, "sqlite") == 0;
+        struct sink_set *g = &groups[alone ? 0 : 1];
+        g->sinks[g->count++] = set.sinks[i];
+    }
+    if (groups[0].count == 0) {
+        groups[0] = groups[1];
+        groups[1].count = 0;
+    }
     struct pipeline_cfg pc = {
         .threads = o.threads ? o.threads : (o.db || o.json) ? 3 : 2,
         .verify = o.verify,
-        .sinks = sink_set_output(&set),
+        .sinks = sink_set_output(&groups[0]),
+        .sinks2 = groups[1].count ? sink_set_output(&groups[1]) : (struct tcb_output){0},
         .stop = &interrupted,
         .on_frame = cli_progress_tick,
         .on_input_error = on_input_error,
@@ -301,14 +315,15 @@ int cli_analyze(int argc, char **argv, const char *cmdline)
         dis_reader_close(rd);
         return 0;
     }
+    const char *conn_err = groups[res.out_group].err;
     if (res.out_rc) {
-        cli_error("%s", set.err[0] ? set.err : "out of memory");
+        cli_error("%s", conn_err[0] ? conn_err : "out of memory");
         status = CLI_EXIT_OUTPUT;
     }
     /* Finish even after an error: whatever was analysed is kept.  A reader of
      * standard output that went away (| head) is not an error to report. */
     char first_err[TCBS_ERRLEN];
-    snprintf(first_err, sizeof(first_err), "%s", res.out_rc ? set.err : "");
+    snprintf(first_err, sizeof(first_err), "%s", res.out_rc ? conn_err : "");
     int frc = sink_set_finish(&set, &run);
     if (frc < 0 && frc != SINK_EPIPE) {
         if (strcmp(set.err, first_err) != 0) /* a sticky sink error repeats its first message */

@@ -11,7 +11,10 @@
  *   threads 1:  [read, decode, engine, sinks]
  *   threads 2:  [read, decode] -> packets -> [engine, sinks]
  *   threads 3:  [read, decode] -> packets -> [engine] -> connections -> [sinks]
+ *                                                                  \-> [sinks2]
  *
+ * With a second group of sinks, each batch of connections goes to both sink
+ * threads and is recycled when the second of them is done with it.
  * Every queue holds at most QUEUE_DEPTH full batches and batches are recycled
  * through a free queue, so memory is bounded whatever the speed of each stage.
  * A stage that must stop (an output error) keeps draining its input queue
@@ -91,19 +94,23 @@ struct conn_batch {
     size_t used, cap;
     uint32_t n;
     bool last;
+    atomic_int refs; /* sink threads still reading it */
     unsigned char *buf;
 };
+
+#define NGROUPS 2 /* cfg.sinks, cfg.sinks2 */
 
 struct pipeline {
     struct pipeline_cfg cfg;
     struct queue pkt_full, pkt_free;
-    struct queue conn_full, conn_free;
+    struct queue conn_full[NGROUPS], conn_free;
     struct pkt_batch *pkts[NBATCH];
     struct conn_batch conns[NBATCH];
     struct conn_batch *cur_conn; /* being filled by the engine (3 threads) */
     struct tcb_table *tcb;
     atomic_int halt;        /* an output failed: stop reading */
-    atomic_int sink_rc;     /* the sinks' first error (3 threads) */
+    atomic_int sink_rc[NGROUPS]; /* each group's first error (3 threads) */
+    int nthreads_out;       /* sink threads (3 threads: 1, or 2 with sinks2) */
     atomic_uint_fast64_t live;
     int out_rc;             /* engine side */
 };
@@ -116,16 +123,58 @@ static size_t align8(size_t n)
     return (n + 7) & ~(size_t)7;
 }
 
+static const struct tcb_output *group(const struct pipeline *pl, int g)
+{
+    return g == 0 ? &pl->cfg.sinks : &pl->cfg.sinks2;
+}
+
+/* Both groups in turn; the group that failed is kept in *failed. */
+static int emit_groups(struct pipeline *pl, int from, int to, const struct tcb_conn_info *c,
+                       int *failed)
+{
+    for (int g = from; g < to; g++) {
+        const struct tcb_output *o = group(pl, g);
+        int rc = o->conn ? o->conn(o->ctx, c) : 0;
+        if (rc) {
+            *failed = g;
+            return rc;
+        }
+    }
+    return 0;
+}
+
 static int pl_emit_direct(void *ctx, const struct tcb_conn_info *c)
 {
     struct pipeline *pl = ctx;
-    return pl->cfg.sinks.conn ? pl->cfg.sinks.conn(pl->cfg.sinks.ctx, c) : 0;
+    int g = 0;
+    int rc = emit_groups(pl, 0, NGROUPS, c, &g);
+    if (rc)
+        atomic_store(&pl->sink_rc[g], rc);
+    return rc;
+}
+
+static int sinks_failed(struct pipeline *pl)
+{
+    for (int g = 0; g < NGROUPS; g++) {
+        int rc = atomic_load_explicit(&pl->sink_rc[g], memory_order_relaxed);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* A full batch (or the last) to every sink thread. */
+static void hand_over(struct pipeline *pl, struct conn_batch *b)
+{
+    atomic_store(&b->refs, pl->nthreads_out);
+    for (int g = 0; g < pl->nthreads_out; g++)
+        q_push(&pl->conn_full[g], b);
 }
 
 static int pl_emit_queued(void *ctx, const struct tcb_conn_info *c)
 {
     struct pipeline *pl = ctx;
-    int rc = atomic_load_explicit(&pl->sink_rc, memory_order_relaxed);
+    int rc = sinks_failed(pl);
     if (rc)
         return rc;
     size_t ev = (size_t)c->event_count * sizeof(*c->events);
@@ -133,7 +182,7 @@ static int pl_emit_queued(void *ctx, const struct tcb_conn_info *c)
     size_t need = align8(sizeof(*c)) + align8(ev) + align8(an);
     struct conn_batch *b = pl->cur_conn;
     if (b->used + need > b->cap && b->n) {
-        q_push(&pl->conn_full, b);
+        hand_over(pl, b);
         b = pl->cur_conn = q_pop(&pl->conn_free);
         b->used = 0, b->n = 0, b->last = false;
     }
@@ -205,34 +254,44 @@ static void *engine_main(void *arg)
         /* Hand over what is left and the end marker. */
         struct conn_batch *b = pl->cur_conn;
         b->last = true;
-        q_push(&pl->conn_full, b);
+        hand_over(pl, b);
         pl->cur_conn = NULL;
     }
     return NULL;
 }
 
+/* A sink thread: group g, or (one sink thread for two groups) both. */
+struct sink_thread {
+    struct pipeline *pl;
+    int g;
+};
+
 static void *sink_main(void *arg)
 {
-    struct pipeline *pl = arg;
-    int rc = 0;
+    struct sink_thread *st = arg;
+    struct pipeline *pl = st->pl;
+    int from = st->g, rc = 0;
     for (;;) {
-        struct conn_batch *b = q_pop(&pl->conn_full);
+        struct conn_batch *b = q_pop(&pl->conn_full[st->g]);
+        /* read after the pop: the queue's lock orders it after the setting */
+        int to = pl->nthreads_out == 1 ? NGROUPS : st->g + 1;
         size_t off = 0;
-        for (uint32_t i = 0; i < b->n; i++) {
+        for (uint32_t i = 0; i < b->n && !rc; i++) {
             const struct tcb_conn_info *c = (const void *)(b->buf + off);
             off += align8(sizeof(*c)) + align8((size_t)c->event_count * sizeof(*c->events)) +
                    align8((size_t)c->anomaly_count * sizeof(*c->anomalies));
-            if (!rc && pl->cfg.sinks.conn) {
-                rc = pl->cfg.sinks.conn(pl->cfg.sinks.ctx, c);
-                if (rc) {
-                    atomic_store(&pl->sink_rc, rc);
-                    atomic_store(&pl->halt, 1);
-                }
+            int g = from;
+            rc = emit_groups(pl, from, to, c, &g);
+            if (rc) {
+                atomic_store(&pl->sink_rc[g], rc);
+                atomic_store(&pl->halt, 1);
             }
         }
-        bool last = b->last;
-        b->used = 0, b->n = 0, b->last = false;
-        q_push(&pl->conn_free, b);
+        bool last = b->last; /* read before the batch may be recycled */
+        if (atomic_fetch_sub(&b->refs, 1) == 1) {
+            b->used = 0, b->n = 0, b->last = false;
+            q_push(&pl->conn_free, b);
+        }
         if (last)
             break;
     }
@@ -292,43 +351,63 @@ static void run_single(struct pipeline *pl, struct dis_reader *rd, struct pipeli
     engine_end(pl);
 }
 
+/* The error that stopped the run: a sink group's first (group 0 before 1), else the engine's. */
+static void result(struct pipeline *pl, struct pipeline_result *res)
+{
+    res->out_rc = pl->out_rc;
+    res->out_group = 0;
+    for (int g = NGROUPS - 1; g >= 0; g--) {
+        int rc = atomic_load(&pl->sink_rc[g]);
+        if (rc) {
+            res->out_rc = rc;
+            res->out_group = g;
+        }
+    }
+}
+
 int pipeline_run(struct pipeline *pl, struct dis_reader *rd, struct tcb_table *tcb,
                  struct pipeline_result *res)
 {
     pl->tcb = tcb;
     if (pl->cfg.threads <= 1) {
         run_single(pl, rd, res);
-        res->out_rc = pl->out_rc;
+        result(pl, res);
         return 0;
     }
-    pthread_t eng, snk;
-    bool have_sink = false;
+    pthread_t eng, snk[NGROUPS];
+    struct sink_thread st[NGROUPS] = {{pl, 0}, {pl, 1}};
+    int nsnk = 0;
     if (pl->cfg.threads >= 3) {
         pl->cur_conn = q_pop(&pl->conn_free);
-        if (pthread_create(&snk, NULL, sink_main, pl) != 0) {
+        pl->nthreads_out = 1; /* set before the threads start: they read it */
+        if (pl->cfg.sinks2.conn)
+            pl->nthreads_out = 2;
+        if (pthread_create(&snk[0], NULL, sink_main, &st[0]) != 0) {
             /* Go on single-threaded: emit straight to the sinks. */
             pl->cfg.threads = 1;
             q_push(&pl->conn_free, pl->cur_conn);
             pl->cur_conn = NULL;
             run_single(pl, rd, res);
-            res->out_rc = pl->out_rc;
+            result(pl, res);
             return -EAGAIN;
         }
-        have_sink = true;
+        nsnk = 1;
+        if (pl->nthreads_out == 2) {
+            if (pthread_create(&snk[1], NULL, sink_main, &st[1]) == 0)
+                nsnk = 2;
+            else
+                pl->nthreads_out = 1; /* the first sink thread serves both groups */
+        }
     }
     if (pthread_create(&eng, NULL, engine_main, pl) != 0) {
-        if (have_sink) {
-            /* The sink thread waits for the end marker: feed it from here. */
-            struct tcb_output direct = {pl, pl_emit_queued};
-            (void)direct;
-        }
         struct pkt_batch *b = q_pop(&pl->pkt_free);
         b->n = 0;
         b->last = true;
         q_push(&pl->pkt_full, b);
-        engine_main(pl); /* consumes the end marker at once, closes the sink queue */
-        if (have_sink)
-            pthread_join(snk, NULL);
+        engine_main(pl); /* consumes the end marker at once, closes the sink queues */
+        for (int i = 0; i < nsnk; i++)
+            pthread_join(snk[i], NULL);
+        result(pl, res);
         return -EAGAIN;
     }
     struct pkt_batch *b = q_pop(&pl->pkt_free);
@@ -347,12 +426,9 @@ int pipeline_run(struct pipeline *pl, struct dis_reader *rd, struct tcb_table *t
     b->last = true;
     q_push(&pl->pkt_full, b);
     pthread_join(eng, NULL);
-    if (have_sink)
-        pthread_join(snk, NULL);
-    res->out_rc = pl->out_rc;
-    int src = atomic_load(&pl->sink_rc);
-    if (src)
-        res->out_rc = src;
+    for (int i = 0; i < nsnk; i++)
+        pthread_join(snk[i], NULL);
+    result(pl, res);
     return 0;
 }
 
@@ -370,11 +446,13 @@ struct pipeline *pipeline_new(const struct pipeline_cfg *cfg)
     if (pl->cfg.threads < 1)
         pl->cfg.threads = 1;
     atomic_init(&pl->halt, 0);
-    atomic_init(&pl->sink_rc, 0);
+    for (int g = 0; g < NGROUPS; g++)
+        atomic_init(&pl->sink_rc[g], 0);
     atomic_init(&pl->live, 0);
     q_init(&pl->pkt_full);
     q_init(&pl->pkt_free);
-    q_init(&pl->conn_full);
+    for (int g = 0; g < NGROUPS; g++)
+        q_init(&pl->conn_full[g]);
     q_init(&pl->conn_free);
     if (pl->cfg.threads >= 2) {
         for (int i = 0; i < NBATCH; i++) {
@@ -391,6 +469,7 @@ struct pipeline *pipeline_new(const struct pipeline_cfg *cfg)
             if (!b->buf)
                 goto nomem;
             b->cap = CONN_BATCH_BYTES;
+            atomic_init(&b->refs, 0);
             q_push(&pl->conn_free, b);
         }
     }
@@ -410,7 +489,8 @@ void pipeline_free(struct pipeline *pl)
     }
     q_destroy(&pl->pkt_full);
     q_destroy(&pl->pkt_free);
-    q_destroy(&pl->conn_full);
+    for (int g = 0; g < NGROUPS; g++)
+        q_destroy(&pl->conn_full[g]);
     q_destroy(&pl->conn_free);
     free(pl);
 }

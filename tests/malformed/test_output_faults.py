@@ -4,6 +4,9 @@
 Usage: test_output_faults.py TCBSCOPE
 Makes a capture of 20000 SYNs (an SQLite database of a few MiB), then:
   - --json /dev/full --force: exit 3, "/dev/full" and the reason on stderr;
+  - the same beside --db (the two sinks then run on threads of their own):
+    exit 3, the NDJSON error on stderr, and the database still written
+    whole with what was analysed before the stop;
   - --db on a 512 KiB tmpfs over an existing file (--force): exit 3, the
     error on stderr, the previous file byte for byte untouched and no
     temporary file left beside it;
@@ -14,6 +17,7 @@ The tmpfs cases need mount(2) (root); without it they are reported skipped
 """
 import os
 import re
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -61,6 +65,21 @@ def main():
 
         rc, err = run(exe, ["--json", "/dev/full", "--force", cap])
         expect("json to /dev/full", rc, err, r"/dev/full.*(No space|space left|write)")
+
+        db = os.path.join(tmp, "beside.db")
+        rc, err = run(exe, ["--json", "/dev/full", "--force", "--db", db, cap])
+        expect("json to /dev/full beside --db", rc, err, r"/dev/full.*(No space|space left|write)")
+        try:
+            con = sqlite3.connect(db)
+            ok = con.execute("PRAGMA integrity_check").fetchone()[0]
+            n = con.execute("SELECT count(*) FROM connections").fetchone()[0]
+            con.close()
+            if ok != "ok" or not 0 < n <= 20000:
+                failures.append(f"database beside the failed NDJSON: integrity {ok}, {n} rows")
+            else:
+                print(f"ok   database beside the failed NDJSON: {n} connections kept")
+        except sqlite3.Error as e:
+            failures.append(f"database beside the failed NDJSON: {e}")
 
         rc, err = run(exe, ["--db", os.path.join(tmp, "no", "such", "dir", "x.db"), cap])
         expect("db in a missing directory", rc, err, r"x\.db")
