@@ -311,8 +311,10 @@ def sigint_finishes_cleanly():
     if os.path.exists(fifo):
         os.unlink(fifo)
     os.mkfifo(fifo)
-    db = tmp("interrupted.db")
-    p = subprocess.Popen([TCBSCOPE, "analyze", "-q", fifo, "--db", db], stdout=subprocess.PIPE,
+    db, js = tmp("interrupted.db"), tmp("interrupted.json")
+    # --db beside --json: the two sinks run on threads of their own
+    p = subprocess.Popen([TCBSCOPE, "analyze", "-q", fifo, "--db", db, "--json", js, "--force"],
+                         stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, env=ENV)
     head, recs = read_pcap(sample("ipv4-basic.pcap"))
     w = open(fifo, "wb")
@@ -337,6 +339,8 @@ def sigint_finishes_cleanly():
     # Every whole copy of the sample read is one more incarnation of its tuple.
     conns = con.execute("SELECT count(*) FROM connections").fetchone()[0]
     assert conns >= 1, (conns, frames)
+    with open(js) as f:
+        assert len(f.read().splitlines()) == conns, conns
 
 
 @test
