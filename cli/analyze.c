@@ -222,14 +222,14 @@ int cli_analyze(int argc, char **argv, const char *cmdline)
         }
         set.sinks[set.count++] = s;
     }
+    struct sink *db = NULL;
     if (o.db) {
-        struct sink *s;
-        if (sink_sqlite_open(&s, o.db, o.force, err) < 0) {
+        if (sink_sqlite_open(&db, o.db, o.force, err) < 0) {
             cli_error("%s", err);
             sink_set_destroy(&set);
             return CLI_EXIT_OUTPUT;
         }
-        set.sinks[set.count++] = s;
+        set.sinks[set.count++] = db;
     }
     FILE *term = json_stdout ? stderr : stdout;
     if (!o.quiet) {
@@ -257,21 +257,17 @@ int cli_analyze(int argc, char **argv, const char *cmdline)
     /* Two groups when the SQLite sink has company: it is the slowest, and
      * with 3 threads each group gets a thread.  The groups only borrow the
      * sinks; `set` owns, finishes (in its order) and destroys them. */
-    struct sink_set groups[2] = {{.count = 0}, {.count = 0}};
+    struct sink_set groups[PIPELINE_GROUPS] = {{.count = 0}, {.count = 0}};
+    bool split = db != NULL && set.count > 1;
     for (size_t i = 0; i < set.count; i++) {
-        bool alone = set.count > 1 && strcmp(set.sinks[i]->ops->name, "sqlite") == 0;
-        struct sink_set *g = &groups[alone ? 0 : 1];
+        struct sink_set *g = &groups[split && set.sinks[i] != db ? 1 : 0];
         g->sinks[g->count++] = set.sinks[i];
-    }
-    if (groups[0].count == 0) {
-        groups[0] = groups[1];
-        groups[1].count = 0;
     }
     struct pipeline_cfg pc = {
         .threads = o.threads ? o.threads : (o.db || o.json) ? 3 : 2,
         .verify = o.verify,
-        .sinks = sink_set_output(&groups[0]),
-        .sinks2 = groups[1].count ? sink_set_output(&groups[1]) : (struct tcb_output){0},
+        .sinks = {sink_set_output(&groups[0]),
+                  split ? sink_set_output(&groups[1]) : (struct tcb_output){0}},
         .stop = &interrupted,
         .on_frame = cli_progress_tick,
         .on_input_error = on_input_error,

@@ -10,8 +10,8 @@
  *
  *   threads 1:  [read, decode, engine, sinks]
  *   threads 2:  [read, decode] -> packets -> [engine, sinks]
- *   threads 3:  [read, decode] -> packets -> [engine] -> connections -> [sinks]
- *                                                                  \-> [sinks2]
+ *   threads 3:  [read, decode] -> packets -> [engine] -> connections -> [sinks 0]
+ *                                                                  \-> [sinks 1]
  *
  * With a second group of sinks, each batch of connections goes to both sink
  * threads and is recycled when the second of them is done with it.
@@ -98,7 +98,7 @@ struct conn_batch {
     unsigned char *buf;
 };
 
-#define NGROUPS 2 /* cfg.sinks, cfg.sinks2 */
+#define NGROUPS PIPELINE_GROUPS
 
 struct pipeline {
     struct pipeline_cfg cfg;
@@ -110,7 +110,7 @@ struct pipeline {
     struct tcb_table *tcb;
     atomic_int halt;        /* an output failed: stop reading */
     atomic_int sink_rc[NGROUPS]; /* each group's first error (3 threads) */
-    int nthreads_out;       /* sink threads (3 threads: 1, or 2 with sinks2) */
+    int nthreads_out;       /* sink threads (3 threads: 1, or 2 with a second group) */
     atomic_uint_fast64_t live;
     int out_rc;             /* engine side */
 };
@@ -123,17 +123,12 @@ static size_t align8(size_t n)
     return (n + 7) & ~(size_t)7;
 }
 
-static const struct tcb_output *group(const struct pipeline *pl, int g)
-{
-    return g == 0 ? &pl->cfg.sinks : &pl->cfg.sinks2;
-}
-
-/* Both groups in turn; the group that failed is kept in *failed. */
+/* Groups from..to-1 in turn; the group that failed is kept in *failed. */
 static int emit_groups(struct pipeline *pl, int from, int to, const struct tcb_conn_info *c,
                        int *failed)
 {
     for (int g = from; g < to; g++) {
-        const struct tcb_output *o = group(pl, g);
+        const struct tcb_output *o = &pl->cfg.sinks[g];
         int rc = o->conn ? o->conn(o->ctx, c) : 0;
         if (rc) {
             *failed = g;
@@ -356,11 +351,12 @@ static void result(struct pipeline *pl, struct pipeline_result *res)
 {
     res->out_rc = pl->out_rc;
     res->out_group = 0;
-    for (int g = NGROUPS - 1; g >= 0; g--) {
+    for (int g = 0; g < NGROUPS; g++) {
         int rc = atomic_load(&pl->sink_rc[g]);
         if (rc) {
             res->out_rc = rc;
             res->out_group = g;
+            return;
         }
     }
 }
@@ -379,9 +375,8 @@ int pipeline_run(struct pipeline *pl, struct dis_reader *rd, struct tcb_table *t
     int nsnk = 0;
     if (pl->cfg.threads >= 3) {
         pl->cur_conn = q_pop(&pl->conn_free);
-        pl->nthreads_out = 1; /* set before the threads start: they read it */
-        if (pl->cfg.sinks2.conn)
-            pl->nthreads_out = 2;
+        /* set before the threads start: they read it */
+        pl->nthreads_out = pl->cfg.sinks[1].conn ? 2 : 1;
         if (pthread_create(&snk[0], NULL, sink_main, &st[0]) != 0) {
             /* Go on single-threaded: emit straight to the sinks. */
             pl->cfg.threads = 1;

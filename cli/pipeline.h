@@ -1,9 +1,10 @@
 /*
  * pipeline.h - private to cli/: the frame loop, on one thread or spread over
  * two, three or four (reader+decoder | engine | sinks [| more sinks]) joined
- * by bounded queues of batches.  Wiring only: every stage calls the modules' public functions in
- * the same order as the single-threaded loop, so the output never depends on
- * thread timing (--threads 1 gives byte-identical results).
+ * by bounded queues of batches.  Wiring only: every stage calls the modules'
+ * public functions in the same order as the single-threaded loop, so the
+ * output never depends on thread timing (--threads 1 gives byte-identical
+ * results).
  */
 #ifndef TCBSCOPE_CLI_PIPELINE_H
 #define TCBSCOPE_CLI_PIPELINE_H
@@ -14,14 +15,16 @@
 
 struct pipeline;
 
+#define PIPELINE_GROUPS 2
+
 struct pipeline_cfg {
     int threads;                  /* 1, 2 (reader | engine+sinks) or 3 (reader | engine | sinks) */
     bool verify;                  /* --verify-checksums */
-    struct tcb_output sinks;      /* where finished connections finally go */
-    /* Optional second group of sinks, given each connection after `sinks`.
-     * With 3 threads it runs on a thread of its own, so that two slow sinks
-     * (SQLite and NDJSON) work at the same time. */
-    struct tcb_output sinks2;
+    /* Where finished connections finally go: one or two groups of sinks
+     * (sinks[1].conn NULL for one), each connection to group 0 first.  With
+     * 3 threads each group runs on a thread of its own, so that two slow
+     * sinks (SQLite and NDJSON) work at the same time. */
+    struct tcb_output sinks[PIPELINE_GROUPS];
     volatile sig_atomic_t *stop;  /* set by Ctrl-C: end the input there */
     void (*on_frame)(void);       /* once per frame, on the reader thread (progress) */
     void (*on_input_error)(const char *msg); /* a file could not be read (reader thread) */
@@ -37,7 +40,7 @@ struct tcb_output pipeline_engine_output(struct pipeline *pl);
 struct pipeline_result {
     int input_status;   /* 0, or 2 when some input file could not be read */
     int out_rc;         /* 0, or the engine/sink return that stopped the run */
-    int out_group;      /* with out_rc: 1 when it came from sinks2, else 0 */
+    int out_group;      /* with out_rc: the sink group it came from (0 for the engine) */
     struct dis_stats ds;
 };
 

@@ -172,6 +172,15 @@ struct corpus {
     uint64_t transitions, anomalies;
 };
 
+/* A malloc'd copy of n bytes; NULL when n is 0 or memory ran out. */
+static void *dup_bytes(const void *p, size_t n)
+{
+    void *d = n ? malloc(n) : NULL;
+    if (d != NULL)
+        memcpy(d, p, n);
+    return d;
+}
+
 static int keep_conn(void *ctx, const struct tcb_conn_info *c)
 {
     struct corpus *k = ctx;
@@ -187,21 +196,12 @@ static int keep_conn(void *ctx, const struct tcb_conn_info *c)
     }
     d = &k->conns[k->n];
     *d = *c;
-    d->events = NULL;
-    d->anomalies = NULL;
-    if (c->event_count) {
-        struct tcb_event *e = malloc(c->event_count * sizeof(*e));
-        if (e == NULL)
-            return -ENOMEM;
-        memcpy(e, c->events, c->event_count * sizeof(*e));
-        d->events = e;
-    }
-    if (c->anomaly_count) {
-        struct tcb_anom *a = malloc(c->anomaly_count * sizeof(*a));
-        if (a == NULL)
-            return -ENOMEM;
-        memcpy(a, c->anomalies, c->anomaly_count * sizeof(*a));
-        d->anomalies = a;
+    d->events = dup_bytes(c->events, c->event_count * sizeof(*c->events));
+    d->anomalies = dup_bytes(c->anomalies, c->anomaly_count * sizeof(*c->anomalies));
+    if ((c->event_count && d->events == NULL) || (c->anomaly_count && d->anomalies == NULL)) {
+        free((void *)d->events);
+        free((void *)d->anomalies);
+        return -ENOMEM;
     }
     k->n++;
     k->transitions += c->event_count;
