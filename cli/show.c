@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cli_int.h"
+#include "seq.h"
 
 static const char show_usage[] =
     "usage: tcbscope show [options] DB CONN\n"
@@ -300,11 +301,6 @@ static void conn_header(FILE *o, const struct cli_style *st, const struct sink_d
 
 /* ---- packets ----------------------------------------------------------- */
 
-static bool seq_lt(uint32_t a, uint32_t b)
-{
-    return (int32_t)(a - b) < 0;
-}
-
 struct dir_track {
     bool seen, have_ws;
     uint8_t ws;
@@ -490,17 +486,17 @@ static int packets(FILE *o, const struct cli_style *st, struct sink_db *db, cons
         }
         if (seglen > 0) {
             uint32_t end = p.seq + seglen;
-            if (seq_lt(p.seq, d->next)) {
-                if (seq_lt(d->next, end))
+            if (tcb_seq_lt(p.seq, d->next)) {
+                if (tcb_seq_lt(d->next, end))
                     NOTE("%s[partial retransmission]", no ? " " : "");
                 else if (seen_start(d, p.seq))
                     NOTE("%s[retransmission]", no ? " " : "");
                 else
                     NOTE("%s[out-of-order]", no ? " " : "");
-            } else if (seq_lt(d->next, p.seq) && shown) {
+            } else if (tcb_seq_lt(d->next, p.seq) && shown) {
                 NOTE("%s[previous segment not captured]", no ? " " : "");
             }
-            if (seq_lt(d->next, end))
+            if (tcb_seq_lt(d->next, end))
                 d->next = end;
             add_start(d, p.seq);
         } else if ((p.tcp_flags & (DIS_TH_ACK | DIS_TH_RST)) == DIS_TH_ACK && d->seen &&
