@@ -274,7 +274,7 @@ static bool tcb_rst_acceptable(const struct tcb_rec *r, int s, const struct dis_
     if (tcb_seq_gt(lo, snd->snd_max))
         lo = snd->snd_max;
     uint32_t wnd = rcv->win;
-    if ((rcv->f & EP_WS) && (snd->f & EP_WS))
+    if ((rcv->f & EP_WS) && (snd->f & EP_WS) && !rcv->win_syn)
         wnd <<= (rcv->wscale > 14 ? 14 : rcv->wscale);
     if (!(rcv->f & EP_ACKED) || wnd == 0)
         wnd = wnd ? wnd : 1;
@@ -340,12 +340,200 @@ static bool tcb_on_rst(struct tcb_table *t, struct tcb_rec *r, int s, const stru
     return true;
 }
 
-void tcb_segment(struct tcb_table *t, struct tcb_rec *r, int s, const struct dis_pkt *p)
+/*
+ * Phase 1: the SYN this segment carries, and its sequence space.  Returns
+ * false when the segment is to be ignored (a SYN that cannot belong here).
+ */
+static bool tcb_seg_syn(struct tcb_table *t, struct tcb_rec *r, int s, const struct dis_pkt *p)
+{
+    struct tcb_ep *e = &r->ep[s];
+    uint16_t fl = p->tcp_flags;
+    bool ack = fl & DIS_TH_ACK, fin = fl & DIS_TH_FIN;
+    uint32_t len = p->payload_len, seq = p->seq;
+
+    if (!(fl & DIS_TH_SYN)) {
+        if (len || fin) {
+            bool retx = ep_seq_advance(e, seq, seq + len + (fin ? 1 : 0));
+            /* Keep-alive: one byte just below what was sent (RFC 9293 §3.8.4): not data. */
+            if (retx && len == 1 && seq + 1 == e->snd_max && !fin)
+                retx = false;
+            if (retx)
+                e->retrans++;
+            if ((e->f & EP_FIN) && len && tcb_seq_gt(seq + len, e->fin_seq)) {
+                uint32_t bit = s ? RF_DATA_AFTER_FIN1 : RF_DATA_AFTER_FIN0;
+                if (!(r->rf & bit)) {
+                    r->rf |= bit;
+                    tcb_anomaly(r, s, TCB_ANOM_DATA_AFTER_FIN, p);
+                }
+            }
+        } else if (!(e->f & EP_SEQ)) {
+            ep_seq_init(e, seq);
+        }
+        return true;
+    }
+    if (!(e->f & EP_ISN)) {
+        if (e->state != TCB_CLOSED && e->state != TCB_LISTEN && e->state != TCB_SYN_SENT) {
+            /* A SYN on a connection we believe open (seen mid-stream). */
+            tcb_anomaly(r, s, TCB_ANOM_UNEXPECTED_SYN, p);
+            return false;
+        }
+        e->isn = seq;
+        e->f |= EP_ISN;
+        ep_seq_init(e, seq + 1);
+        tcb_handshake_opts(r, e, s, p);
+    } else if (seq != e->isn) {
+        if (ack && s == TCB_SERVER && !(r->rf & RF_ESTABLISHED)) {
+            /* Another SYN/ACK with a new ISN: keep both until the client's ACK picks. */
+            tcb_anomaly(r, s, TCB_ANOM_SYNACK_ISN_CHANGED, p);
+            e->alt_isn = seq;
+            e->alt_ns = p->ts_ns;
+        } else {
+            tcb_anomaly(r, s, TCB_ANOM_UNEXPECTED_SYN, p);
+        }
+        return false;
+    } else if (ack) {
+        if (e->f & EP_SYNACK_SENT)
+            r->synack_retx++;
+    } else if (e->f & EP_SYN_SENT) {
+        r->syn_retx++;
+    }
+    if (!ack) {
+        if (!(e->f & EP_SYN_SENT) && !r->syn_ns) {
+            r->syn_ns = p->ts_ns;
+            r->have |= TCB_HAVE_SYN;
+        }
+        e->f |= EP_SYN_SENT;
+        if (e->state == TCB_CLOSED)
+            e->f |= EP_WANT_SYN; /* first SYN, or a retry after a refusal */
+    }
+    if (len || fin)
+        ep_seq_advance(e, seq + 1, seq + 1 + len + (fin ? 1 : 0));
+    return true;
+}
+
+/*
+ * Could a plain ACK from an endpoint in SYN-SENT answer a SYN/ACK the tap
+ * did not see?  Only if it acknowledges something (an ACK field of 0 next
+ * to the ACK flag acknowledges no SYN/ACK: broken or crafted senders, and
+ * the TFO client's FIN of a connection never answered) and comes from where
+ * the sender's sequence space continues after its SYN (and SYN data, TFO).
+ */
+static bool tcb_ack_answers_unseen_synack(const struct tcb_ep *e, const struct dis_pkt *p)
+{
+    if (p->ack == 0)
+        return false;
+    if (!(e->f & EP_ISN))
+        return true;
+    return tcb_seq_geq(p->seq, e->isn + 1) && tcb_seq_leq(p->seq, e->snd_max);
+}
+
+/* Phase 2: what the ACK field proves this endpoint received (evidence). */
+static void tcb_seg_ack(struct tcb_table *t, struct tcb_rec *r, int s, const struct dis_pkt *p,
+                        const struct tcb_now *n)
 {
     struct tcb_ep *e = &r->ep[s], *q = &r->ep[!s];
+    if (!(e->f & EP_ACKED) || tcb_seq_gt(p->ack, e->ack_max))
+        e->ack_max = p->ack;
+    e->f |= EP_ACKED;
+    if (p->tcp_flags & DIS_TH_SYN) {
+        /* A SYN/ACK: proof that e got the peer's SYN. */
+        if (!(e->f & EP_SYNACK_SENT)) {
+            e->f |= EP_SYNACK_SENT;
+            if (!r->synack_ns) {
+                r->synack_ns = p->ts_ns;
+                r->have |= TCB_HAVE_SYNACK;
+            }
+            if (e->state == TCB_CLOSED && !(e->f & EP_SYN_SENT))
+                tcb_assume_listen(t, r, s, n);
+        }
+        if (!(q->f & EP_ISN)) {
+            /* The SYN it answers was not seen: infer it from the ACK. */
+            q->isn = p->ack - 1;
+            q->f |= EP_ISN;
+            ep_seq_init(q, p->ack);
+            if (q->state == TCB_CLOSED)
+                tcb_set_state(t, r, !s, TCB_SYN_SENT, TCB_CAUSE_SYN_NOT_SEEN, n->ts, n->frame);
+        }
+        e->f |= EP_GOT_SYN;
+    } else if (!(e->f & EP_GOT_SYNACK) && e->state == TCB_SYN_SENT) {
+        /* A plain ACK from SYN-SENT: it got a SYN/ACK for its SYN. */
+        if (q->f & EP_ISN) {
+            if ((q->f & EP_SYNACK_SENT) && q->alt_ns && p->ack != q->isn + 1 &&
+                p->ack == q->alt_isn + 1) {
+                /* The client chose the other SYN/ACK. */
+                q->isn = q->alt_isn;
+                ep_seq_init(q, q->isn + 1);
+                r->synack_ns = q->alt_ns;
+            }
+            if (tcb_seq_gt(p->ack, q->isn))
+                e->f |= EP_GOT_SYNACK | EP_GOT_SYN;
+        } else if (tcb_ack_answers_unseen_synack(e, p)) {
+            /* The SYN/ACK was not seen at the tap: infer it. */
+            q->isn = p->ack - 1;
+            q->f |= EP_ISN | EP_SYNACK_SENT | EP_GOT_SYN;
+            ep_seq_init(q, p->ack);
+            if (q->state == TCB_CLOSED)
+                tcb_assume_listen(t, r, !s, n);
+            e->f |= EP_GOT_SYNACK | EP_GOT_SYN;
+        }
+    }
+    /* The peer's FIN, once this endpoint ACKs past it. */
+    if ((q->f & EP_FIN) && tcb_seq_gt(p->ack, q->fin_seq))
+        ep_fact(r, e, EP_GOT_FIN);
+    /* ACK of data the tap never saw. */
+    if ((q->f & EP_SEQ) && tcb_seq_gt(p->ack, q->snd_max) && (q->f & (EP_ISN | EP_ACKED))) {
+        uint32_t bit = s ? RF_ACK_UNSEEN1 : RF_ACK_UNSEEN0;
+        if (!(r->rf & bit)) {
+            r->rf |= bit;
+            tcb_anomaly(r, s, TCB_ANOM_ACK_UNSEEN_DATA, p);
+        }
+    }
+}
+
+/* Phase 3: the FIN this segment carries. */
+static void tcb_seg_fin(struct tcb_rec *r, int s, const struct dis_pkt *p)
+{
+    struct tcb_ep *e = &r->ep[s], *q = &r->ep[!s];
+    uint32_t fs = p->seq + p->payload_len + ((p->tcp_flags & DIS_TH_SYN) ? 1 : 0);
+    if (!(e->f & EP_FIN)) {
+        e->fin_seq = fs;
+        ep_fact(r, e, EP_FIN);
+        /* FINs crossed: the peer's FIN is out and this one does not ACK it. */
+        if ((q->f & EP_FIN) && !(e->f & EP_GOT_FIN) && (r->rf & RF_ESTABLISHED))
+            r->rf |= RF_SIM_CLOSE;
+    } else if (q->state == TCB_TIME_WAIT) {
+        /* A retransmitted FIN restarts the peer's 2*MSL wait (§3.10.7.4). */
+        q->tw_ns = p->ts_ns;
+    }
+}
+
+/* Phase 4: delivery to the peer, assumed when the tap sees the segment. */
+static void tcb_seg_deliver(struct tcb_rec *r, int s, const struct dis_pkt *p)
+{
+    struct tcb_ep *e = &r->ep[s], *q = &r->ep[!s];
+    bool fin = p->tcp_flags & DIS_TH_FIN;
+    uint32_t end = p->seq + p->payload_len + (fin ? 1 : 0);
+    if ((e->f & EP_FIN) && tcb_seq_gt(end, e->fin_seq + (fin ? 1u : 0u)))
+        ep_fact(r, q, EP_GOT_FIN); /* in-order: a segment after our FIN implies the FIN */
+    if (p->tcp_flags & DIS_TH_ACK) {
+        if ((q->f & EP_ISN) && tcb_seq_gt(p->ack, q->isn))
+            q->f |= EP_GOT_ACK_SYN;
+        if ((q->f & EP_FIN) && tcb_seq_gt(p->ack, q->fin_seq))
+            ep_fact(r, q, EP_GOT_ACK_FIN);
+    }
+}
+
+/*
+ * One segment from side s of record r, in four phases (docs/vantage.md):
+ * 1. its SYN and sequence space, 2. what its ACK proves s received,
+ * 3. its FIN, 4. its delivery to the peer; each endpoint settles along
+ * the RFC 9293 edges its facts allow after 2, 3 and 4.
+ */
+void tcb_segment(struct tcb_table *t, struct tcb_rec *r, int s, const struct dis_pkt *p)
+{
+    struct tcb_ep *e = &r->ep[s];
     struct tcb_now n = {p->ts_ns, p->frame};
     uint16_t fl = p->tcp_flags;
-    bool syn = fl & DIS_TH_SYN, ack = fl & DIS_TH_ACK, fin = fl & DIS_TH_FIN, rst = fl & DIS_TH_RST;
 
     r->last_ns = p->ts_ns;
     e->packets++;
@@ -361,169 +549,34 @@ void tcb_segment(struct tcb_table *t, struct tcb_rec *r, int s, const struct dis
     }
     if (p->flags_odd & DIS_ODD_OPT_MALFORMED)
         tcb_anomaly(r, s, TCB_ANOM_OPT_MALFORMED, p);
-    if (syn && fin)
+    if ((fl & DIS_TH_SYN) && (fl & DIS_TH_FIN))
         tcb_anomaly(r, s, TCB_ANOM_SYN_FIN, p);
 
-    if (rst) {
-        if (syn)
+    if (fl & DIS_TH_RST) {
+        if (fl & DIS_TH_SYN)
             tcb_anomaly(r, s, TCB_ANOM_SYN_RST, p);
         tcb_on_rst(t, r, s, p, &n);
         return;
     }
 
-    /* 1. The SYN this segment carries, and its sequence space. */
-    uint32_t len = p->payload_len;
-    uint32_t seq = p->seq;
-    if (syn) {
-        if (!(e->f & EP_ISN)) {
-            if (e->state != TCB_CLOSED && e->state != TCB_LISTEN && e->state != TCB_SYN_SENT) {
-                /* A SYN on a connection we believe open (seen mid-stream). */
-                tcb_anomaly(r, s, TCB_ANOM_UNEXPECTED_SYN, p);
-                return;
-            }
-            e->isn = seq;
-            e->f |= EP_ISN;
-            ep_seq_init(e, seq + 1);
-            tcb_handshake_opts(r, e, s, p);
-        } else if (seq != e->isn) {
-            if (ack && s == TCB_SERVER && !(r->rf & RF_ESTABLISHED)) {
-                /* Another SYN/ACK with a new ISN: keep both until the client's ACK picks. */
-                tcb_anomaly(r, s, TCB_ANOM_SYNACK_ISN_CHANGED, p);
-                e->alt_isn = seq;
-                e->alt_ns = p->ts_ns;
-            } else {
-                tcb_anomaly(r, s, TCB_ANOM_UNEXPECTED_SYN, p);
-            }
-            return;
-        } else if (ack) {
-            if (e->f & EP_SYNACK_SENT)
-                r->synack_retx++;
-        } else if (e->f & EP_SYN_SENT) {
-            r->syn_retx++;
-        }
-        if (!ack) {
-            if (!(e->f & EP_SYN_SENT) && !r->syn_ns) {
-                r->syn_ns = p->ts_ns;
-                r->have |= TCB_HAVE_SYN;
-            }
-            e->f |= EP_SYN_SENT;
-            if (e->state == TCB_CLOSED)
-                e->f |= EP_WANT_SYN; /* first SYN, or a retry after a refusal */
-        }
-        if (len || fin)
-            ep_seq_advance(e, seq + 1, seq + 1 + len + (fin ? 1 : 0));
-    } else if (len || fin) {
-        bool retx = ep_seq_advance(e, seq, seq + len + (fin ? 1 : 0));
-        /* Keep-alive: one byte just below what was sent (RFC 9293 §3.8.4): not data. */
-        if (retx && len == 1 && seq + 1 == e->snd_max && !fin)
-            retx = false;
-        if (retx)
-            e->retrans++;
-        if ((e->f & EP_FIN) && len && tcb_seq_gt(seq + len, e->fin_seq)) {
-            uint32_t bit = s ? RF_DATA_AFTER_FIN1 : RF_DATA_AFTER_FIN0;
-            if (!(r->rf & bit)) {
-                r->rf |= bit;
-                tcb_anomaly(r, s, TCB_ANOM_DATA_AFTER_FIN, p);
-            }
-        }
-    } else if (!(e->f & EP_SEQ)) {
-        ep_seq_init(e, seq);
-    }
+    if (!tcb_seg_syn(t, r, s, p))
+        return;
     e->win = p->window;
+    e->win_syn = (fl & DIS_TH_SYN) != 0; /* RFC 7323 §2.2: a SYN's window is never scaled */
 
-    /* 2. What the ACK field proves this endpoint received (evidence). */
-    if (ack) {
-        if (!(e->f & EP_ACKED) || tcb_seq_gt(p->ack, e->ack_max))
-            e->ack_max = p->ack;
-        e->f |= EP_ACKED;
-        if (syn) {
-            /* A SYN/ACK: proof that e got the peer's SYN. */
-            if (!(e->f & EP_SYNACK_SENT)) {
-                e->f |= EP_SYNACK_SENT;
-                if (!r->synack_ns) {
-                    r->synack_ns = p->ts_ns;
-                    r->have |= TCB_HAVE_SYNACK;
-                }
-                if (e->state == TCB_CLOSED && !(e->f & EP_SYN_SENT))
-                    tcb_assume_listen(t, r, s, &n);
-            }
-            if (!(q->f & EP_ISN)) {
-                /* The SYN it answers was not seen: infer it from the ACK. */
-                q->isn = p->ack - 1;
-                q->f |= EP_ISN;
-                ep_seq_init(q, p->ack);
-                if (q->state == TCB_CLOSED)
-                    tcb_set_state(t, r, !s, TCB_SYN_SENT, TCB_CAUSE_SYN_NOT_SEEN, n.ts, n.frame);
-            }
-            e->f |= EP_GOT_SYN;
-        } else if (!(e->f & EP_GOT_SYNACK) && e->state == TCB_SYN_SENT) {
-            /* A plain ACK from SYN-SENT: it got a SYN/ACK for its SYN. */
-            if (q->f & EP_ISN) {
-                if ((q->f & EP_SYNACK_SENT) && q->alt_ns && p->ack != q->isn + 1 &&
-                    p->ack == q->alt_isn + 1) {
-                    /* The client chose the other SYN/ACK. */
-                    q->isn = q->alt_isn;
-                    ep_seq_init(q, q->isn + 1);
-                    r->synack_ns = q->alt_ns;
-                }
-                if (tcb_seq_gt(p->ack, q->isn))
-                    e->f |= EP_GOT_SYNACK | EP_GOT_SYN;
-            } else {
-                /* The SYN/ACK was not seen at the tap: infer it. */
-                q->isn = p->ack - 1;
-                q->f |= EP_ISN | EP_SYNACK_SENT | EP_GOT_SYN;
-                ep_seq_init(q, p->ack);
-                if (q->state == TCB_CLOSED)
-                    tcb_assume_listen(t, r, !s, &n);
-                e->f |= EP_GOT_SYNACK | EP_GOT_SYN;
-            }
-        }
-        /* The peer's FIN, once this endpoint ACKs past it. */
-        if ((q->f & EP_FIN) && tcb_seq_gt(p->ack, q->fin_seq))
-            ep_fact(r, e, EP_GOT_FIN);
-        /* ACK of data the tap never saw. */
-        if ((q->f & EP_SEQ) && tcb_seq_gt(p->ack, q->snd_max) &&
-            (q->f & (EP_ISN | EP_ACKED))) {
-            uint32_t bit = s ? RF_ACK_UNSEEN1 : RF_ACK_UNSEEN0;
-            if (!(r->rf & bit)) {
-                r->rf |= bit;
-                tcb_anomaly(r, s, TCB_ANOM_ACK_UNSEEN_DATA, p);
-            }
-        }
-    }
+    if (fl & DIS_TH_ACK)
+        tcb_seg_ack(t, r, s, p, &n);
     tcb_settle(t, r, s, &n);
 
-    /* 3. The FIN this segment carries. */
-    if (fin) {
-        uint32_t fs = seq + len + (syn ? 1 : 0);
-        if (!(e->f & EP_FIN)) {
-            e->fin_seq = fs;
-            ep_fact(r, e, EP_FIN);
-            /* FINs crossed: the peer's FIN is out and this one does not ACK it. */
-            if ((q->f & EP_FIN) && !(e->f & EP_GOT_FIN) && (r->rf & RF_ESTABLISHED))
-                r->rf |= RF_SIM_CLOSE;
-        } else if (e->state == TCB_TIME_WAIT || q->state == TCB_TIME_WAIT) {
-            /* A retransmitted FIN restarts the peer's 2*MSL wait (§3.10.7.4). */
-            if (q->state == TCB_TIME_WAIT)
-                q->tw_ns = p->ts_ns;
-        }
+    if (fl & DIS_TH_FIN) {
+        tcb_seg_fin(r, s, p);
         tcb_settle(t, r, s, &n);
     }
 
-    /* 4. Delivery to the peer, assumed when the tap sees it. */
-    if ((e->f & EP_FIN) && tcb_seq_gt(seq + len + (fin ? 1 : 0), e->fin_seq + (fin ? 1u : 0u)))
-        ep_fact(r, q, EP_GOT_FIN); /* in-order: a segment after our FIN implies the FIN */
-    if (ack) {
-        if ((q->f & EP_ISN) && tcb_seq_gt(p->ack, q->isn))
-            q->f |= EP_GOT_ACK_SYN;
-        if ((q->f & EP_FIN) && tcb_seq_gt(p->ack, q->fin_seq))
-            ep_fact(r, q, EP_GOT_ACK_FIN);
-    }
+    tcb_seg_deliver(r, s, p);
     tcb_settle_both(t, r, &n);
 }
 
-/* Place the record on the list that matches its state. */
-/* Should a bare SYN from side s with a new ISN start a new incarnation? */
 bool tcb_takes_over(const struct tcb_table *t, const struct tcb_rec *r, int s,
                            const struct dis_pkt *p)
 {

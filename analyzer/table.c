@@ -170,6 +170,7 @@ static int tcb_alloc_rec(struct tcb_table *t, uint32_t *out)
     return 0;
 }
 
+/* Take record i out of the table and lists, emit it, free it. */
 int tcb_finish_rec(struct tcb_table *t, uint32_t i, bool in_table)
 {
     struct tcb_rec *r = R(t, i);
@@ -182,31 +183,57 @@ int tcb_finish_rec(struct tcb_table *t, uint32_t i, bool in_table)
     int rc = tcb_emit(t, r);
     r->next = t->free_head;
     t->free_head = i;
-    t->st.live--;
+    if (!(r->rf & RF_DONE))
+        t->st.live--;
+    t->st.held--;
     return rc;
 }
 
-/* Expiry of TIME-WAIT endpoints at record end: ts is the 2*MSL deadline. */
-void tcb_expire_time_wait(struct tcb_table *t, struct tcb_rec *r, uint64_t now)
+/* Expiry of TIME-WAIT endpoints at record end: those whose 2*MSL ran out by
+ * `until` go CLOSED at their own deadline. */
+void tcb_expire_time_wait(struct tcb_table *t, struct tcb_rec *r, uint64_t until)
 {
     for (int s = 0; s < 2; s++) {
         struct tcb_ep *e = &r->ep[s];
-        if (e->state == TCB_TIME_WAIT && e->tw_ns + t->cfg.time_wait_ns <= now)
+        if (e->state == TCB_TIME_WAIT && e->tw_ns + t->cfg.time_wait_ns <= until)
             tcb_set_state(t, r, s, TCB_CLOSED, TCB_CAUSE_TIME_WAIT_EXPIRED,
                           e->tw_ns + t->cfg.time_wait_ns, 0);
     }
 }
 
+/* When the record stops being held, by its own times alone: a closed one
+ * 2*MSL after it closed (or TIME-WAIT last restarted), an open one an idle
+ * timeout after its last segment. */
+uint64_t tcb_deadline(const struct tcb_table *t, const struct tcb_rec *r)
+{
+    return (r->rf & RF_DONE) ? r->done_ns + t->cfg.time_wait_ns
+                             : r->last_ns + t->cfg.idle_timeout_ns;
+}
+
+/* Finish record i as its deadline finishes it: TIME-WAIT endpoints whose
+ * 2*MSL ran out by then go CLOSED, then it is emitted.  The result depends
+ * on the record alone, never on when this runs. */
+int tcb_retire(struct tcb_table *t, uint32_t i)
+{
+    struct tcb_rec *r = R(t, i);
+    tcb_expire_time_wait(t, r, tcb_deadline(t, r));
+    return tcb_finish_rec(t, i, true);
+}
+
+/*
+ * Reclaim the records whose deadline has passed on the table's clock.  Only
+ * memory depends on when this runs: a record is finished by tcb_retire()
+ * from its own deadline, and a segment for a record past its deadline
+ * retires it first (tcb.c), wherever the sweep has got to.
+ */
 int tcb_expire(struct tcb_table *t)
 {
     int rc;
-    /* Closed records: TIME-WAIT (2*MSL) after they became done. */
+    /* Closed records, in order of closing. */
     while (t->done.head != TCB_NIL) {
-        struct tcb_rec *r = R(t, t->done.head);
-        if (r->done_ns + t->cfg.time_wait_ns > t->now)
+        if (tcb_deadline(t, R(t, t->done.head)) > t->now)
             break;
-        tcb_expire_time_wait(t, r, t->now);
-        if ((rc = tcb_finish_rec(t, t->done.head, true)) != 0)
+        if ((rc = tcb_retire(t, t->done.head)) != 0)
             return rc;
     }
     /* Idle records.  The active list is in order of when each record was
@@ -218,16 +245,120 @@ int tcb_expire(struct tcb_table *t)
         struct tcb_rec *r = R(t, i);
         if (r->list_ns + t->cfg.idle_timeout_ns > t->now)
             break;
-        if (r->last_ns + t->cfg.idle_timeout_ns > t->now) {
+        if (tcb_deadline(t, r) > t->now) {
             tcb_list_remove(t, &t->active, i);
             r->list_ns = r->last_ns;
             tcb_list_append(t, &t->active, i);
             continue;
         }
-        if ((rc = tcb_finish_rec(t, i, true)) != 0)
+        if ((rc = tcb_retire(t, i)) != 0)
             return rc;
     }
     return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Ghosts: closed records written before their TIME-WAIT ran out.
+ */
+static struct tcb_ghost *tcb_ghost_find(struct tcb_table *t, const struct tcb_key *k,
+                                        uint32_t h)
+{
+    uint32_t mask = t->capghosts - 1;
+    for (uint32_t j = h & mask;; j = (j + 1) & mask) {
+        struct tcb_ghost *g = &t->ghosts[j];
+        if (!g->hash)
+            return NULL;
+        if (g->hash == h && memcmp(&g->key, k, sizeof(*k)) == 0)
+            return g;
+    }
+}
+
+/* Delete ghost slot j with backward shift (as tcb_slot_delete). */
+static void tcb_ghost_delete(struct tcb_table *t, uint32_t j)
+{
+    uint32_t mask = t->capghosts - 1;
+    t->ghosts[j].hash = 0;
+    t->nghosts--;
+    for (uint32_t i = (j + 1) & mask; t->ghosts[i].hash; i = (i + 1) & mask) {
+        uint32_t home = t->ghosts[i].hash & mask;
+        bool in_range = (j < i) ? (home > j && home <= i) : (home > j || home <= i);
+        if (!in_range) {
+            t->ghosts[j] = t->ghosts[i];
+            t->ghosts[i].hash = 0;
+            j = i;
+        }
+    }
+}
+
+/* Rebuild the ghost table at capacity n, dropping ghosts past their deadline. */
+static int tcb_ghost_rehash(struct tcb_table *t, uint32_t n)
+{
+    struct tcb_ghost *g = calloc(n, sizeof(*g)), *old = t->ghosts;
+    if (!g)
+        return -ENOMEM;
+    uint32_t oc = t->capghosts;
+    t->ghosts = g;
+    t->capghosts = n;
+    t->nghosts = 0;
+    for (uint32_t i = 0; i < oc; i++) {
+        if (!old[i].hash || old[i].deadline <= t->now)
+            continue;
+        uint32_t j = old[i].hash & (n - 1);
+        while (g[j].hash)
+            j = (j + 1) & (n - 1);
+        g[j] = old[i];
+        t->nghosts++;
+    }
+    free(old);
+    return 0;
+}
+
+static int tcb_ghost_add(struct tcb_table *t, const struct tcb_rec *r, uint64_t deadline)
+{
+    int rc;
+    if ((t->nghosts + 1) * 10 >= t->capghosts * 7) {
+        /* Full: drop the expired first; grow only if that did not free a third. */
+        uint32_t n = t->capghosts ? t->capghosts : 256;
+        if ((rc = tcb_ghost_rehash(t, n)) != 0)
+            return rc;
+        if ((t->nghosts + 1) * 10 >= n * 5 && (rc = tcb_ghost_rehash(t, n * 2)) != 0)
+            return rc;
+    }
+    uint32_t h = r->hash ? r->hash : 1, mask = t->capghosts - 1;
+    struct tcb_ghost *g = tcb_ghost_find(t, &r->key, h);
+    if (!g) {
+        uint32_t j = h & mask;
+        while (t->ghosts[j].hash)
+            j = (j + 1) & mask;
+        g = &t->ghosts[j];
+        t->nghosts++;
+    }
+    g->key = r->key;
+    g->hash = h;
+    g->incarnation = r->incarnation;
+    g->deadline = deadline;
+    return 0;
+}
+
+/*
+ * A segment at ts found no record for key k.  Returns 1 when a ghost of a
+ * closed record written early still holds the tuple (its TIME-WAIT has not
+ * run out by ts): *incarnation is that record's number, and the ghost is
+ * gone.  Returns 0 otherwise.
+ */
+int tcb_ghost_take(struct tcb_table *t, const struct tcb_key *k, uint32_t h, uint64_t ts,
+                   uint32_t *incarnation)
+{
+    if (!t->nghosts)
+        return 0;
+    h = h ? h : 1;
+    struct tcb_ghost *g = tcb_ghost_find(t, k, h);
+    if (!g)
+        return 0;
+    bool live = g->deadline > ts;
+    *incarnation = g->incarnation;
+    tcb_ghost_delete(t, (uint32_t)(g - t->ghosts));
+    return live;
 }
 
 /* ------------------------------------------------------------------------
@@ -281,14 +412,17 @@ int tcb_new_rec(struct tcb_table *t, const struct dis_pkt *p, const struct tcb_k
     zeek_init(&r->zeek);
     tcb_list_append(t, &t->active, i);
     t->st.connections++;
-    t->st.live++;
-    if (t->st.live > t->st.peak_live)
+    if (++t->st.live > t->st.peak_live)
         t->st.peak_live = t->st.live;
+    if (++t->st.held > t->st.peak_held)
+        t->st.peak_held = t->st.held;
     *out = i;
     return 0;
 }
 
-void tcb_relist(struct tcb_table *t, uint32_t i)
+/* Place the record on the list that matches its state; ts is the time of
+ * the segment just processed (the record's own clock). */
+void tcb_relist(struct tcb_table *t, uint32_t i, uint64_t ts)
 {
     struct tcb_rec *r = R(t, i);
     bool done = ep_idle_state(r->ep[0].state) && ep_idle_state(r->ep[1].state) &&
@@ -297,13 +431,16 @@ void tcb_relist(struct tcb_table *t, uint32_t i)
     if (done && !was) {
         tcb_list_remove(t, &t->active, i);
         r->rf |= RF_DONE;
-        r->done_ns = t->now;
+        r->done_ns = ts;
         tcb_list_append(t, &t->done, i);
+        t->st.live--;
     } else if (!done && was) {
         tcb_list_remove(t, &t->done, i);
         r->rf &= ~(uint32_t)RF_DONE;
-        r->list_ns = t->now;
+        r->list_ns = ts;
         tcb_list_append(t, &t->active, i);
+        if (++t->st.live > t->st.peak_live)
+            t->st.peak_live = t->st.live;
     } else if (done && (r->ep[0].state == TCB_TIME_WAIT || r->ep[1].state == TCB_TIME_WAIT)) {
         /* A FIN retransmitted into TIME-WAIT restarted 2*MSL. */
         uint64_t tw = 0;
@@ -327,36 +464,69 @@ static int tcb_evict_one(struct tcb_table *t, uint32_t i)
     return tcb_finish_rec(t, i, true);
 }
 
+/* The initial retransmission timeout (RFC 6298 §2.1): a half-open record
+ * younger than this may still be answered. */
+#define TCB_INITIAL_RTO_NS 1000000000ULL
+
 /*
- * --max-connections is reached: make room by finishing records early, in a
- * batch so the cost is paid rarely.  The oldest half-open records go first
- * (a SYN flood fills the table with them), then the oldest closed ones, then
- * the oldest of all.  Each is emitted flagged `evicted`, never dropped.
+ * --max-connections is reached: make room, in a batch so the cost is paid
+ * rarely, taking first what changes the results least:
+ *  0. records past their own deadline (the sweep had not reached them):
+ *     finished exactly as without a cap;
+ *  1. closed records waiting out TIME-WAIT, oldest first: written now as
+ *     their deadline would write them (not flagged), leaving a ghost so a
+ *     SYN on the tuple still counts as the next incarnation;
+ *  2. established (or mid-stream) records idle for longer than the initial
+ *     RTO, least recently active first;
+ *  3. half-open records idle for longer than the initial RTO;
+ *  4. half-open records, then any, least recently active first.
+ * Records of steps 2-4 are written flagged `evicted`, never dropped.
+ * "Least recently active" follows the active list, which the sweep keeps
+ * roughly in order of last activity.
  */
 int tcb_evict(struct tcb_table *t)
 {
-    uint64_t want = t->cfg.max_connections / 8 + 1, n = 0, scanned = 0;
+    uint64_t want = t->cfg.max_connections / 8 + 1, n = 0;
+    uint32_t i, next;
     int rc;
-    for (uint32_t i = t->active.head; i != TCB_NIL && n < want && scanned < 4 * want + 1024;
-         scanned++) {
-        uint32_t next = R(t, i)->next;
-        if (!(R(t, i)->rf & (RF_ESTABLISHED | RF_MIDSTREAM))) {
+    for (i = t->done.head; i != TCB_NIL; i = next) {
+        next = R(t, i)->next;
+        if (tcb_deadline(t, R(t, i)) <= t->now) {
+            if ((rc = tcb_retire(t, i)) != 0)
+                return rc;
+            n++;
+        }
+    }
+    for (i = t->active.head; i != TCB_NIL; i = next) {
+        next = R(t, i)->next;
+        if (tcb_deadline(t, R(t, i)) <= t->now) {
+            if ((rc = tcb_retire(t, i)) != 0)
+                return rc;
+            n++;
+        }
+    }
+    while (n < want && t->done.head != TCB_NIL) {
+        struct tcb_rec *r = R(t, t->done.head);
+        if ((rc = tcb_ghost_add(t, r, tcb_deadline(t, r))) != 0)
+            return rc;
+        t->st.retired_early++;
+        if ((rc = tcb_retire(t, t->done.head)) != 0)
+            return rc;
+        n++;
+    }
+    for (int pass = 0; pass < 4 && n < want; pass++) {
+        for (i = t->active.head; i != TCB_NIL && n < want; i = next) {
+            const struct tcb_rec *r = R(t, i);
+            next = r->next;
+            bool open = r->rf & (RF_ESTABLISHED | RF_MIDSTREAM);
+            bool idle = r->last_ns + TCB_INITIAL_RTO_NS <= t->now;
+            if ((pass == 0 && !(open && idle)) || (pass == 1 && (open || !idle)) ||
+                (pass == 2 && open))
+                continue;
             if ((rc = tcb_evict_one(t, i)) != 0)
                 return rc;
             n++;
         }
-        i = next;
-    }
-    while (n < want && t->done.head != TCB_NIL) {
-        if ((rc = tcb_evict_one(t, t->done.head)) != 0)
-            return rc;
-        n++;
-    }
-    while (n < want && t->active.head != TCB_NIL) {
-        if ((rc = tcb_evict_one(t, t->active.head)) != 0)
-            return rc;
-        n++;
     }
     return 0;
 }
-

@@ -35,100 +35,150 @@
 
 #include "tcb_int.h"
 
-int tcb_packet(struct tcb_table *t, const struct dis_pkt *p)
+/* Which endpoint of record r sent p. */
+static int tcb_sender(const struct tcb_rec *r, const struct dis_pkt *p)
+{
+    const struct tcb_ep *c = &r->ep[TCB_CLIENT];
+    return memcmp(p->src, c->addr, 16) == 0 && p->sport == c->port ? TCB_CLIENT : TCB_SERVER;
+}
+
+/* Put record i into the empty slot for (k, h). */
+static void tcb_slot_put(struct tcb_table *t, const struct tcb_key *k, uint32_t h, uint32_t i)
+{
+    uint32_t j = tcb_find_slot(t, k, h);
+    t->slots[j].idx1 = i + 1;
+    t->slots[j].hash = h;
+    t->used++;
+}
+
+/* A segment that found no record: start one (incarnation inc). */
+static int tcb_start(struct tcb_table *t, const struct dis_pkt *p, const struct tcb_key *k,
+                     uint32_t h, uint32_t inc, uint32_t *out)
+{
+    uint16_t fl = p->tcp_flags;
+    bool client = true, midstream = false;
+    int rc;
+    if ((fl & (DIS_TH_SYN | DIS_TH_ACK | DIS_TH_RST)) == DIS_TH_SYN)
+        client = true;
+    else if ((fl & (DIS_TH_SYN | DIS_TH_ACK)) == (DIS_TH_SYN | DIS_TH_ACK))
+        client = false; /* a SYN/ACK first: its sender answered a SYN we missed */
+    else {
+        client = tcb_receiver_is_server(t, p);
+        midstream = true;
+    }
+    if ((rc = tcb_new_rec(t, p, k, h, client, inc, out)) != 0)
+        return rc;
+    tcb_slot_put(t, k, h, *out);
+    struct tcb_rec *r = R(t, *out);
+    if (midstream) {
+        r->rf |= RF_MIDSTREAM;
+        if (!(fl & DIS_TH_RST)) {
+            /* Inferred, not seen: both TCBs were open before the capture began. */
+            tcb_set_state(t, r, TCB_CLIENT, TCB_ESTABLISHED, TCB_CAUSE_MIDSTREAM, p->ts_ns,
+                          p->frame);
+            tcb_set_state(t, r, TCB_SERVER, TCB_ESTABLISHED, TCB_CAUSE_MIDSTREAM, p->ts_ns,
+                          p->frame);
+        }
+    }
+    tcb_segment(t, r, client ? TCB_CLIENT : TCB_SERVER, p);
+    return 0;
+}
+
+/* One segment at its (clock-checked) time: find or start its record. */
+static int tcb_segment_in(struct tcb_table *t, const struct dis_pkt *p)
 {
     int rc;
-    t->st.segments++;
-    if (p->ts_ns > t->now)
-        t->now = p->ts_ns;
-    if ((rc = tcb_expire(t)) != 0)
-        return rc;
-
     if (t->used * 10 >= t->nslots * 7 && (rc = tcb_grow_slots(t)) != 0)
         return rc;
 
     struct tcb_key k;
     tcb_make_key(t, p, &k);
     uint32_t h = tcb_hash(t, &k);
-    uint32_t j = tcb_find_slot(t, &k, h);
-    if (!t->slots[j].idx1 && t->cfg.max_connections && t->st.live >= t->cfg.max_connections) {
-        if ((rc = tcb_evict(t)) != 0)
-            return rc;
-        j = tcb_find_slot(t, &k, h); /* deletions moved slots */
-    }
-    uint16_t fl = p->tcp_flags;
-    bool bare_syn = (fl & (DIS_TH_SYN | DIS_TH_ACK | DIS_TH_RST)) == DIS_TH_SYN;
-    uint32_t i;
+    uint32_t j = tcb_find_slot(t, &k, h), i, inc = 1;
+    bool bare_syn = (p->tcp_flags & (DIS_TH_SYN | DIS_TH_ACK | DIS_TH_RST)) == DIS_TH_SYN;
 
     if (t->slots[j].idx1) {
         i = t->slots[j].idx1 - 1;
         struct tcb_rec *r = R(t, i);
-        int s = memcmp(p->src, r->ep[TCB_CLIENT].addr, 16) == 0 &&
-                        p->sport == r->ep[TCB_CLIENT].port
-                    ? TCB_CLIENT
-                    : TCB_SERVER;
-        if (bare_syn && tcb_takes_over(t, r, s, p)) {
-            uint32_t inc = r->incarnation + 1;
-            tcb_close_for_new(t, r, p);
-            /* Finish the old record; the new one takes its slot. */
-            tcb_list_remove(t, tcb_list_of(t, r), i);
-            t->slots[j].idx1 = 0;
-            t->used--;
-            rc = tcb_emit(t, r);
-            r->next = t->free_head;
-            t->free_head = i;
-            t->st.live--;
-            if (rc)
+        if (tcb_deadline(t, r) <= p->ts_ns) {
+            /* Past its own deadline: no longer held, whatever the sweep did. */
+            if ((rc = tcb_retire(t, i)) != 0)
                 return rc;
-            if ((rc = tcb_new_rec(t, p, &k, h, true, inc, &i)) != 0)
-                return rc;
-            uint32_t nj = tcb_find_slot(t, &k, h);
-            t->slots[nj].idx1 = i + 1;
-            t->slots[nj].hash = h;
-            t->used++;
-            tcb_segment(t, R(t, i), TCB_CLIENT, p);
+            j = tcb_find_slot(t, &k, h);
         } else {
-            tcb_segment(t, r, s, p);
-        }
-    } else {
-        bool client;
-        bool midstream = false;
-        if (bare_syn)
-            client = true;
-        else if ((fl & (DIS_TH_SYN | DIS_TH_ACK)) == (DIS_TH_SYN | DIS_TH_ACK))
-            client = false; /* a SYN/ACK first: its sender answered a SYN we missed */
-        else {
-            client = !tcb_receiver_is_server(t, p) ? false : true;
-            midstream = true;
-        }
-        if ((rc = tcb_new_rec(t, p, &k, h, client, 1, &i)) != 0)
-            return rc;
-        t->slots[j].idx1 = i + 1;
-        t->slots[j].hash = h;
-        t->used++;
-        struct tcb_rec *r = R(t, i);
-        int s = client ? TCB_CLIENT : TCB_SERVER;
-        if (midstream) {
-            r->rf |= RF_MIDSTREAM;
-            if (!(fl & DIS_TH_RST)) {
-                /* Inferred, not seen: both TCBs were open before the capture began. */
-                tcb_set_state(t, r, TCB_CLIENT, TCB_ESTABLISHED, TCB_CAUSE_MIDSTREAM, p->ts_ns,
-                              p->frame);
-                tcb_set_state(t, r, TCB_SERVER, TCB_ESTABLISHED, TCB_CAUSE_MIDSTREAM, p->ts_ns,
-                              p->frame);
+            struct dis_pkt clamped;
+            if (p->ts_ns < r->last_ns) {
+                /* Dated before the connection's previous segment: take it then. */
+                clamped = *p;
+                clamped.ts_ns = r->last_ns;
+                p = &clamped;
+                t->st.ts_clamped++;
             }
+            int s = tcb_sender(r, p);
+            if (!(bare_syn && tcb_takes_over(t, r, s, p))) {
+                tcb_segment(t, r, s, p);
+                tcb_relist(t, i, p->ts_ns);
+                return 0;
+            }
+            /* A new incarnation takes the tuple: finish the old record. */
+            inc = r->incarnation + 1;
+            tcb_close_for_new(t, r, p);
+            if ((rc = tcb_finish_rec(t, i, true)) != 0)
+                return rc;
+            if ((rc = tcb_start(t, p, &k, h, inc, &i)) != 0)
+                return rc;
+            tcb_relist(t, i, p->ts_ns);
+            return 0;
         }
-        tcb_segment(t, r, s, p);
     }
-    tcb_relist(t, i);
+    if (tcb_ghost_take(t, &k, h, p->ts_ns, &inc)) {
+        /* The tuple's closed record was written early (--max-connections)
+         * and would still be held: a SYN is its next incarnation, anything
+         * else would only have touched that record. */
+        if (!bare_syn) {
+            t->st.ghost_hits++;
+            return 0;
+        }
+        inc++;
+    } else {
+        inc = 1;
+    }
+    if (t->cfg.max_connections && t->st.held >= t->cfg.max_connections &&
+        (rc = tcb_evict(t)) != 0)
+        return rc;
+    if ((rc = tcb_start(t, p, &k, h, inc, &i)) != 0)
+        return rc;
+    tcb_relist(t, i, p->ts_ns);
     return 0;
+}
+
+/*
+ * One frame in clock order (clock.c decided its time).  jump: the clock
+ * takes this time even when it is earlier (a confirmed step back).
+ */
+int tcb_step(struct tcb_table *t, const struct dis_pkt *p, bool segment, bool jump)
+{
+    int rc;
+    if (p->ts_ns > t->now || !t->clock_started || jump)
+        t->now = p->ts_ns;
+    t->clock_started = true;
+    if ((rc = tcb_expire(t)) != 0)
+        return rc;
+    return segment ? tcb_segment_in(t, p) : 0;
+}
+
+int tcb_packet(struct tcb_table *t, const struct dis_pkt *p)
+{
+    t->st.segments++;
+    return tcb_clock_in(t, p, true);
 }
 
 int tcb_advance(struct tcb_table *t, uint64_t ts_ns)
 {
-    if (ts_ns > t->now)
-        t->now = ts_ns;
-    return tcb_expire(t);
+    struct dis_pkt p;
+    memset(&p, 0, sizeof(p));
+    p.ts_ns = ts_ns;
+    return tcb_clock_in(t, &p, false);
 }
 
 static int tcb_cmp_id(const void *a, const void *b, void *ctx)
@@ -141,8 +191,11 @@ static int tcb_cmp_id(const void *a, const void *b, void *ctx)
 
 int tcb_finish(struct tcb_table *t)
 {
-    /* Every live record, in id order (first-packet order), never hash order. */
-    uint64_t n = t->st.live;
+    int rc = tcb_clock_drain(t);
+    if (rc)
+        return rc;
+    /* Every held record, in id order (first-packet order), never hash order. */
+    uint64_t n = t->st.held;
     if (!n)
         return 0;
     uint32_t *ids = malloc(n * sizeof(*ids));
@@ -154,9 +207,11 @@ int tcb_finish(struct tcb_table *t)
     for (uint32_t i = t->done.head; i != TCB_NIL; i = R(t, i)->next)
         ids[k++] = i;
     qsort_r(ids, k, sizeof(*ids), tcb_cmp_id, t);
-    int rc = 0;
-    for (uint64_t x = 0; x < k && !rc; x++)
+    for (uint64_t x = 0; x < k && !rc; x++) {
+        /* At the capture end: a TIME-WAIT whose 2*MSL ran out before it is over. */
+        tcb_expire_time_wait(t, R(t, ids[x]), t->now);
         rc = tcb_finish_rec(t, ids[x], true);
+    }
     free(ids);
     return rc;
 }
@@ -214,5 +269,6 @@ void tcb_table_free(struct tcb_table *t)
     free(t->chunks);
     free(t->slots);
     free(t->listeners);
+    free(t->ghosts);
     free(t);
 }

@@ -84,6 +84,7 @@ struct tcb_ep {
     uint16_t port;
     uint8_t state;
     uint8_t wscale;
+    uint8_t win_syn; /* win was advertised on a SYN: never scaled (RFC 7323 §2.2) */
     uint16_t f;       /* EP_* */
     uint16_t mss;
     uint32_t isn;
@@ -123,7 +124,8 @@ struct tcb_rec {
     uint8_t nev, nanom;
     uint16_t vlan;
     uint32_t have;
-    uint64_t first_ns, last_ns, syn_ns, synack_ns, ack_ns, done_ns;
+    uint64_t first_ns, last_ns, syn_ns, synack_ns, ack_ns;
+    uint64_t done_ns; /* when both endpoints became CLOSED/TIME-WAIT (last TIME-WAIT restart) */
     uint64_t list_ns; /* when it was last appended to the active list */
     uint32_t syn_retx, synack_retx;
     struct tcb_ep ep[2]; /* TCB_CLIENT, TCB_SERVER */
@@ -160,8 +162,30 @@ struct tcb_table {
     uint32_t used;
 
     struct tcb_list active, done;
-    uint64_t now;
     uint64_t next_id;
+
+    /* Capture time (clock.c).  now is the confirmed clock: it reclaims
+     * memory and marks the capture end, and decides nothing about a
+     * connection.  held[] are frames waiting for a time jump to be
+     * confirmed or refuted; held[0] is the jump. */
+    uint64_t now;
+    bool clock_started;
+    uint32_t nheld;
+    struct tcb_held {
+        struct dis_pkt p;
+        bool segment; /* false: a tcb_advance() time mark */
+    } held[TCB_CLOCK_HOLD];
+
+    /* Closed records written early to make room (--max-connections): their
+     * key, incarnation and TIME-WAIT deadline, so that a SYN on the tuple is
+     * numbered as it would have been and stray segments start no record. */
+    struct tcb_ghost {
+        struct tcb_key key;
+        uint32_t hash; /* 0 = empty slot */
+        uint32_t incarnation;
+        uint64_t deadline;
+    } *ghosts;
+    uint32_t nghosts, capghosts; /* capghosts: power of two, or 0 */
 
     /* Endpoints seen answering a SYN (for choosing the server mid-stream). */
     struct tcb_listener {
@@ -212,8 +236,19 @@ int tcb_expire(struct tcb_table *t);
 void tcb_make_key(const struct tcb_table *t, const struct dis_pkt *p, struct tcb_key *k);
 int tcb_new_rec(struct tcb_table *t, const struct dis_pkt *p, const struct tcb_key *k, uint32_t h,
                 bool sender_is_client, uint32_t incarnation, uint32_t *out);
-void tcb_relist(struct tcb_table *t, uint32_t i);
+void tcb_relist(struct tcb_table *t, uint32_t i, uint64_t ts);
 int tcb_evict(struct tcb_table *t);
+uint64_t tcb_deadline(const struct tcb_table *t, const struct tcb_rec *r);
+int tcb_retire(struct tcb_table *t, uint32_t i);
+int tcb_ghost_take(struct tcb_table *t, const struct tcb_key *k, uint32_t h, uint64_t ts,
+                   uint32_t *incarnation);
+
+/* tcb.c */
+int tcb_step(struct tcb_table *t, const struct dis_pkt *p, bool segment, bool jump);
+
+/* clock.c */
+int tcb_clock_in(struct tcb_table *t, const struct dis_pkt *p, bool segment);
+int tcb_clock_drain(struct tcb_table *t);
 
 /* listen.c */
 void tcb_listener_add(struct tcb_table *t, const struct tcb_ep *e, uint8_t ver);

@@ -138,40 +138,17 @@ static int sender_of(const struct tcb_event *e)
 {
     if (e->frame == 0)
         return -1;
-    switch (e->cause) {
-    case TCB_CAUSE_SND_SYN:
-    case TCB_CAUSE_SND_SYNACK:
-    case TCB_CAUSE_SND_FIN:
-    case TCB_CAUSE_SND_RST:
-    case TCB_CAUSE_RCV_SYN:    /* its SYN/ACK acknowledges the SYN */
-    case TCB_CAUSE_RCV_SYNACK: /* its ACK acknowledges the SYN/ACK */
-    case TCB_CAUSE_RCV_FIN:    /* its ACK acknowledges the FIN */
-        return e->endpoint;
-    case TCB_CAUSE_RCV_ACK_OF_SYN:
-    case TCB_CAUSE_RCV_ACK_OF_FIN:
-    case TCB_CAUSE_RCV_RST:
-        return !e->endpoint;
-    default:
-        return -1; /* inferred: midstream, syn_not_seen, new_incarnation, ... */
+    switch (tcb_cause_sender((enum tcb_cause)e->cause)) {
+    case TCB_BY_SELF: return e->endpoint;
+    case TCB_BY_PEER: return !e->endpoint;
+    default: return -1;
     }
 }
 
 /* Flags the cause implies the segment carried. */
 static unsigned flags_of(const struct tcb_event *e)
 {
-    switch (e->cause) {
-    case TCB_CAUSE_SND_SYN: return DIS_TH_SYN;
-    case TCB_CAUSE_RCV_SYN:
-    case TCB_CAUSE_SND_SYNACK: return DIS_TH_SYN | DIS_TH_ACK;
-    case TCB_CAUSE_SND_FIN: return DIS_TH_FIN;
-    case TCB_CAUSE_SND_RST:
-    case TCB_CAUSE_RCV_RST: return DIS_TH_RST;
-    case TCB_CAUSE_RCV_SYNACK:
-    case TCB_CAUSE_RCV_ACK_OF_SYN:
-    case TCB_CAUSE_RCV_FIN:
-    case TCB_CAUSE_RCV_ACK_OF_FIN: return DIS_TH_ACK;
-    default: return 0;
-    }
+    return tcb_cause_flags((enum tcb_cause)e->cause);
 }
 
 static void flag_label(unsigned fl, char *buf, size_t len)

@@ -584,7 +584,12 @@ static void test_idle_connection_is_emitted_during_the_run(void **st)
     (void)st;
     struct fx *f = fx_new();
     handshake(f);
-    assert_int_equal(tcb_advance(f->t, f->base_ns + 301 * SEC), 0);
+    /* A jump past the idle timeout counts once the frames after it confirm it. */
+    for (int k = 0; k < TCB_CLOCK_HOLD - 1; k++) {
+        assert_int_equal(tcb_advance(f->t, f->base_ns + 301 * SEC + (uint64_t)k * MS), 0);
+        assert_int_equal(f->n, 0);
+    }
+    assert_int_equal(tcb_advance(f->t, f->base_ns + 302 * SEC), 0);
     assert_int_equal(f->n, 1);
     assert_string_equal(tcb_close_kind_name(f->out[0].c.close_kind), "open");
     assert_int_equal(tcb_table_stats(f->t)->live, 0);
@@ -692,7 +697,7 @@ static void test_max_connections_evicts_oldest_half_open(void **st)
         seg(f, C, SYN, 7, 0, 0, 10 + i);
     }
     const struct tcb_stats *ts = tcb_table_stats(f->t);
-    assert_true(ts->live <= 8);
+    assert_true(ts->held <= 8);
     assert_true(ts->evictions >= 2);
     assert_int_equal(f->n, (int)ts->evictions);
     for (int i = 0; i < f->n; i++) {
