@@ -186,6 +186,7 @@ int tcb_finish_rec(struct tcb_table *t, uint32_t i, bool in_table)
     if (!(r->rf & RF_DONE))
         t->st.live--;
     t->st.held--;
+    t->nfull--;
     return rc;
 }
 
@@ -220,6 +221,8 @@ int tcb_retire(struct tcb_table *t, uint32_t i)
     return tcb_finish_rec(t, i, true);
 }
 
+static int tcb_fold_expire(struct tcb_table *t);
+
 /*
  * Reclaim the records whose deadline has passed on the table's clock.  Only
  * memory depends on when this runs: a record is finished by tcb_retire()
@@ -228,7 +231,9 @@ int tcb_retire(struct tcb_table *t, uint32_t i)
  */
 int tcb_expire(struct tcb_table *t)
 {
-    int rc;
+    int rc = tcb_fold_expire(t);
+    if (rc)
+        return rc;
     /* Closed records, in order of closing. */
     while (t->done.head != TCB_NIL) {
         if (tcb_deadline(t, R(t, t->done.head)) > t->now)
@@ -258,107 +263,234 @@ int tcb_expire(struct tcb_table *t)
 }
 
 /* ------------------------------------------------------------------------
- * Ghosts: closed records written before their TIME-WAIT ran out.
+ * Folded records: closed records waiting out TIME-WAIT, moved out of the
+ * record pool to make room (--max-connections) into a blob of just what
+ * they use (the record up to its timeline, then its events and anomalies:
+ * about 600 bytes instead of 928).  Nothing is lost: a segment for one
+ * unfolds it into a full record again, its deadline writes it exactly as
+ * it would have been written unfolded.  Blobs are found by key in their own
+ * hash and expire in the order they were folded (a FIFO); a blob unfolded
+ * or written is marked dead and freed when the FIFO reaches it.
  */
-static struct tcb_ghost *tcb_ghost_find(struct tcb_table *t, const struct tcb_key *k,
-                                        uint32_t h)
+#define RF_FOLD_DEAD 0x80000000u
+
+static size_t tcb_fold_size(const struct tcb_rec *r)
 {
-    uint32_t mask = t->capghosts - 1;
+    return offsetof(struct tcb_rec, ev) + r->nev * sizeof(r->ev[0]) +
+           r->nanom * sizeof(r->an[0]);
+}
+
+/* Copy blob b back into the full record layout at dst. */
+static void tcb_unfold_into(const struct tcb_rec *b, struct tcb_rec *dst)
+{
+    const unsigned char *p = (const unsigned char *)b;
+    size_t off = offsetof(struct tcb_rec, ev);
+    memcpy(dst, b, off);
+    memcpy(dst->ev, p + off, b->nev * sizeof(dst->ev[0]));
+    memcpy(dst->an, p + off + b->nev * sizeof(dst->ev[0]), b->nanom * sizeof(dst->an[0]));
+}
+
+static uint32_t tcb_fold_find(const struct tcb_table *t, const struct tcb_key *k, uint32_t h)
+{
+    uint32_t mask = t->capfolds - 1;
     for (uint32_t j = h & mask;; j = (j + 1) & mask) {
-        struct tcb_ghost *g = &t->ghosts[j];
-        if (!g->hash)
-            return NULL;
-        if (g->hash == h && memcmp(&g->key, k, sizeof(*k)) == 0)
-            return g;
+        const struct tcb_fold_slot *f = &t->folds[j];
+        if (!f->rec)
+            return TCB_NIL;
+        if (f->hash == h && memcmp(&f->rec->key, k, sizeof(*k)) == 0)
+            return j;
     }
 }
 
-/* Delete ghost slot j with backward shift (as tcb_slot_delete). */
-static void tcb_ghost_delete(struct tcb_table *t, uint32_t j)
+/* Delete fold slot j with backward shift (as tcb_slot_delete). */
+static void tcb_fold_delete(struct tcb_table *t, uint32_t j)
 {
-    uint32_t mask = t->capghosts - 1;
-    t->ghosts[j].hash = 0;
-    t->nghosts--;
-    for (uint32_t i = (j + 1) & mask; t->ghosts[i].hash; i = (i + 1) & mask) {
-        uint32_t home = t->ghosts[i].hash & mask;
+    uint32_t mask = t->capfolds - 1;
+    t->folds[j].rec = NULL;
+    t->nfolds--;
+    for (uint32_t i = (j + 1) & mask; t->folds[i].rec; i = (i + 1) & mask) {
+        uint32_t home = t->folds[i].hash & mask;
         bool in_range = (j < i) ? (home > j && home <= i) : (home > j || home <= i);
         if (!in_range) {
-            t->ghosts[j] = t->ghosts[i];
-            t->ghosts[i].hash = 0;
+            t->folds[j] = t->folds[i];
+            t->folds[i].rec = NULL;
             j = i;
         }
     }
 }
 
-/* Rebuild the ghost table at capacity n, dropping ghosts past their deadline. */
-static int tcb_ghost_rehash(struct tcb_table *t, uint32_t n)
+static int tcb_fold_grow(struct tcb_table *t)
 {
-    struct tcb_ghost *g = calloc(n, sizeof(*g)), *old = t->ghosts;
-    if (!g)
-        return -ENOMEM;
-    uint32_t oc = t->capghosts;
-    t->ghosts = g;
-    t->capghosts = n;
-    t->nghosts = 0;
-    for (uint32_t i = 0; i < oc; i++) {
-        if (!old[i].hash || old[i].deadline <= t->now)
-            continue;
-        uint32_t j = old[i].hash & (n - 1);
-        while (g[j].hash)
-            j = (j + 1) & (n - 1);
-        g[j] = old[i];
-        t->nghosts++;
+    if ((t->nfolds + 1) * 10 >= t->capfolds * 7) {
+        uint32_t n = t->capfolds ? t->capfolds * 2 : 1024;
+        struct tcb_fold_slot *f = calloc(n, sizeof(*f));
+        if (!f)
+            return -ENOMEM;
+        for (uint32_t i = 0; i < t->capfolds; i++) {
+            if (!t->folds[i].rec)
+                continue;
+            uint32_t j = t->folds[i].hash & (n - 1);
+            while (f[j].rec)
+                j = (j + 1) & (n - 1);
+            f[j] = t->folds[i];
+        }
+        free(t->folds);
+        t->folds = f;
+        t->capfolds = n;
     }
-    free(old);
+    if (t->fifo_len == t->fifo_cap) {
+        uint32_t n = t->fifo_cap ? t->fifo_cap * 2 : 1024;
+        struct tcb_rec **q = malloc(n * sizeof(*q));
+        if (!q)
+            return -ENOMEM;
+        for (uint32_t i = 0; i < t->fifo_len; i++)
+            q[i] = t->fifo[(t->fifo_head + i) & (t->fifo_cap - 1)];
+        free(t->fifo);
+        t->fifo = q;
+        t->fifo_cap = n;
+        t->fifo_head = 0;
+    }
     return 0;
 }
 
-static int tcb_ghost_add(struct tcb_table *t, const struct tcb_rec *r, uint64_t deadline)
+/* Fold closed record i out of the pool. */
+static int tcb_fold(struct tcb_table *t, uint32_t i)
 {
-    int rc;
-    if ((t->nghosts + 1) * 10 >= t->capghosts * 7) {
-        /* Full: drop the expired first; grow only if that did not free a third. */
-        uint32_t n = t->capghosts ? t->capghosts : 256;
-        if ((rc = tcb_ghost_rehash(t, n)) != 0)
-            return rc;
-        if ((t->nghosts + 1) * 10 >= n * 5 && (rc = tcb_ghost_rehash(t, n * 2)) != 0)
-            return rc;
+    struct tcb_rec *r = R(t, i);
+    assert(r->rf & RF_DONE);
+    int rc = tcb_fold_grow(t);
+    if (rc)
+        return rc;
+    size_t off = offsetof(struct tcb_rec, ev), evb = r->nev * sizeof(r->ev[0]);
+    unsigned char *b = malloc(tcb_fold_size(r));
+    if (!b)
+        return -ENOMEM;
+    memcpy(b, r, off);
+    memcpy(b + off, r->ev, evb);
+    memcpy(b + off + evb, r->an, r->nanom * sizeof(r->an[0]));
+    struct tcb_rec *blob = (struct tcb_rec *)(void *)b;
+
+    tcb_list_remove(t, &t->done, i);
+    uint32_t j = tcb_find_slot(t, &r->key, r->hash);
+    if (t->slots[j].idx1 == i + 1)
+        tcb_slot_delete(t, j);
+    r->next = t->free_head;
+    t->free_head = i;
+    t->nfull--;
+
+    uint32_t mask = t->capfolds - 1;
+    for (j = blob->hash & mask; t->folds[j].rec; j = (j + 1) & mask)
+        ;
+    t->folds[j].hash = blob->hash;
+    t->folds[j].rec = blob;
+    t->nfolds++;
+    t->fifo[(t->fifo_head + t->fifo_len++) & (t->fifo_cap - 1)] = blob;
+    t->st.folded++;
+    return 0;
+}
+
+/* Write blob b as its deadline writes it (it leaves the table). */
+static int tcb_fold_emit(struct tcb_table *t, struct tcb_rec *b)
+{
+    struct tcb_rec tmp;
+    tcb_unfold_into(b, &tmp);
+    tcb_expire_time_wait(t, &tmp, tcb_deadline(t, &tmp));
+    b->rf |= RF_FOLD_DEAD;
+    t->st.held--;
+    return tcb_emit(t, &tmp);
+}
+
+/* Free the dead blobs at the FIFO's head and write those whose deadline
+ * passed on the table's clock. */
+static int tcb_fold_expire(struct tcb_table *t)
+{
+    while (t->fifo_len) {
+        struct tcb_rec *b = t->fifo[t->fifo_head];
+        if (!(b->rf & RF_FOLD_DEAD)) {
+            if (tcb_deadline(t, b) > t->now)
+                return 0;
+            uint32_t j = tcb_fold_find(t, &b->key, b->hash);
+            if (j != TCB_NIL)
+                tcb_fold_delete(t, j);
+            int rc = tcb_fold_emit(t, b);
+            if (rc)
+                return rc;
+        }
+        free(b);
+        t->fifo_head = (t->fifo_head + 1) & (t->fifo_cap - 1);
+        t->fifo_len--;
     }
-    uint32_t h = r->hash ? r->hash : 1, mask = t->capghosts - 1;
-    struct tcb_ghost *g = tcb_ghost_find(t, &r->key, h);
-    if (!g) {
-        uint32_t j = h & mask;
-        while (t->ghosts[j].hash)
-            j = (j + 1) & mask;
-        g = &t->ghosts[j];
-        t->nghosts++;
-    }
-    g->key = r->key;
-    g->hash = h;
-    g->incarnation = r->incarnation;
-    g->deadline = deadline;
     return 0;
 }
 
 /*
- * A segment at ts found no record for key k.  Returns 1 when a ghost of a
- * closed record written early still holds the tuple (its TIME-WAIT has not
- * run out by ts): *incarnation is that record's number, and the ghost is
- * gone.  Returns 0 otherwise.
+ * A segment at ts found no full record for key k.  A folded record for it
+ * past its deadline is written (return 0); one still held is unfolded into
+ * a full record on the done list, *out (return 1).  0 when none.
  */
-int tcb_ghost_take(struct tcb_table *t, const struct tcb_key *k, uint32_t h, uint64_t ts,
-                   uint32_t *incarnation)
+int tcb_fold_take(struct tcb_table *t, const struct tcb_key *k, uint32_t h, uint64_t ts,
+                  uint32_t *out)
 {
-    if (!t->nghosts)
+    if (!t->nfolds)
         return 0;
-    h = h ? h : 1;
-    struct tcb_ghost *g = tcb_ghost_find(t, k, h);
-    if (!g)
+    uint32_t j = tcb_fold_find(t, k, h);
+    if (j == TCB_NIL)
         return 0;
-    bool live = g->deadline > ts;
-    *incarnation = g->incarnation;
-    tcb_ghost_delete(t, (uint32_t)(g - t->ghosts));
-    return live;
+    struct tcb_rec *b = t->folds[j].rec;
+    tcb_fold_delete(t, j);
+    if (tcb_deadline(t, b) <= ts)
+        return tcb_fold_emit(t, b);
+    uint32_t i;
+    int rc = 0;
+    b->rf |= RF_FOLD_DEAD; /* out of the fold hash: an eviction now must not see it */
+    if (t->cfg.max_connections && t->nfull >= t->cfg.max_connections)
+        rc = tcb_evict(t);
+    if (rc || (rc = tcb_alloc_rec(t, &i)) != 0)
+        return rc;
+    if (rc)
+        return rc;
+    struct tcb_rec *r = R(t, i);
+    tcb_unfold_into(b, r);
+    r->rf &= ~RF_FOLD_DEAD;
+    tcb_list_append(t, &t->done, i);
+    j = tcb_find_slot(t, k, h);
+    t->slots[j].idx1 = i + 1;
+    t->slots[j].hash = h;
+    t->used++;
+    t->nfull++;
+    *out = i;
+    return 1;
+}
+
+/* Every folded record still held, for the end of the run. */
+uint32_t tcb_fold_list(const struct tcb_table *t, struct tcb_rec **out)
+{
+    uint32_t n = 0;
+    for (uint32_t x = 0; x < t->fifo_len; x++) {
+        struct tcb_rec *b = t->fifo[(t->fifo_head + x) & (t->fifo_cap - 1)];
+        if (!(b->rf & RF_FOLD_DEAD))
+            out[n++] = b;
+    }
+    return n;
+}
+
+/* Write folded record b at the end of the run (states at the capture end). */
+int tcb_fold_finish(struct tcb_table *t, struct tcb_rec *b)
+{
+    struct tcb_rec tmp;
+    tcb_unfold_into(b, &tmp);
+    tcb_expire_time_wait(t, &tmp, t->now);
+    b->rf |= RF_FOLD_DEAD;
+    t->st.held--;
+    return tcb_emit(t, &tmp);
+}
+
+void tcb_fold_free(struct tcb_table *t)
+{
+    for (uint32_t x = 0; x < t->fifo_len; x++)
+        free(t->fifo[(t->fifo_head + x) & (t->fifo_cap - 1)]);
+    free(t->fifo);
+    free(t->folds);
 }
 
 /* ------------------------------------------------------------------------
@@ -416,6 +548,7 @@ int tcb_new_rec(struct tcb_table *t, const struct dis_pkt *p, const struct tcb_k
         t->st.peak_live = t->st.live;
     if (++t->st.held > t->st.peak_held)
         t->st.peak_held = t->st.held;
+    t->nfull++;
     *out = i;
     return 0;
 }
@@ -469,13 +602,12 @@ static int tcb_evict_one(struct tcb_table *t, uint32_t i)
 #define TCB_INITIAL_RTO_NS 1000000000ULL
 
 /*
- * --max-connections is reached: make room, in a batch so the cost is paid
+ * --max-connections full records are held: make room, in a batch so the cost is paid
  * rarely, taking first what changes the results least:
  *  0. records past their own deadline (the sweep had not reached them):
  *     finished exactly as without a cap;
- *  1. closed records waiting out TIME-WAIT, oldest first: written now as
- *     their deadline would write them (not flagged), leaving a ghost so a
- *     SYN on the tuple still counts as the next incarnation;
+ *  1. closed records waiting out TIME-WAIT, oldest first: folded out of
+ *     the pool (exact: a later segment unfolds them);
  *  2. established (or mid-stream) records idle for longer than the initial
  *     RTO, least recently active first;
  *  3. half-open records idle for longer than the initial RTO;
@@ -506,11 +638,7 @@ int tcb_evict(struct tcb_table *t)
         }
     }
     while (n < want && t->done.head != TCB_NIL) {
-        struct tcb_rec *r = R(t, t->done.head);
-        if ((rc = tcb_ghost_add(t, r, tcb_deadline(t, r))) != 0)
-            return rc;
-        t->st.retired_early++;
-        if ((rc = tcb_retire(t, t->done.head)) != 0)
+        if ((rc = tcb_fold(t, t->done.head)) != 0)
             return rc;
         n++;
     }

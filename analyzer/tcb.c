@@ -94,58 +94,47 @@ static int tcb_segment_in(struct tcb_table *t, const struct dis_pkt *p)
     struct tcb_key k;
     tcb_make_key(t, p, &k);
     uint32_t h = tcb_hash(t, &k);
-    uint32_t j = tcb_find_slot(t, &k, h), i, inc = 1;
+    uint32_t j = tcb_find_slot(t, &k, h), i = TCB_NIL, inc = 1;
     bool bare_syn = (p->tcp_flags & (DIS_TH_SYN | DIS_TH_ACK | DIS_TH_RST)) == DIS_TH_SYN;
 
     if (t->slots[j].idx1) {
         i = t->slots[j].idx1 - 1;
-        struct tcb_rec *r = R(t, i);
-        if (tcb_deadline(t, r) <= p->ts_ns) {
+        if (tcb_deadline(t, R(t, i)) <= p->ts_ns) {
             /* Past its own deadline: no longer held, whatever the sweep did. */
             if ((rc = tcb_retire(t, i)) != 0)
                 return rc;
-            j = tcb_find_slot(t, &k, h);
-        } else {
-            struct dis_pkt clamped;
-            if (p->ts_ns < r->last_ns) {
-                /* Dated before the connection's previous segment: take it then. */
-                clamped = *p;
-                clamped.ts_ns = r->last_ns;
-                p = &clamped;
-                t->st.ts_clamped++;
-            }
-            int s = tcb_sender(r, p);
-            if (!(bare_syn && tcb_takes_over(t, r, s, p))) {
-                tcb_segment(t, r, s, p);
-                tcb_relist(t, i, p->ts_ns);
-                return 0;
-            }
-            /* A new incarnation takes the tuple: finish the old record. */
-            inc = r->incarnation + 1;
-            tcb_close_for_new(t, r, p);
-            if ((rc = tcb_finish_rec(t, i, true)) != 0)
-                return rc;
-            if ((rc = tcb_start(t, p, &k, h, inc, &i)) != 0)
-                return rc;
+            i = TCB_NIL;
+        }
+    } else if ((rc = tcb_fold_take(t, &k, h, p->ts_ns, &i)) <= 0) {
+        if (rc < 0)
+            return rc;
+        i = TCB_NIL;
+    }
+    if (i != TCB_NIL) {
+        struct tcb_rec *r = R(t, i);
+        struct dis_pkt clamped;
+        if (p->ts_ns < r->last_ns) {
+            /* Dated before the connection's previous segment: take it then. */
+            clamped = *p;
+            clamped.ts_ns = r->last_ns;
+            p = &clamped;
+            t->st.ts_clamped++;
+        }
+        int s = tcb_sender(r, p);
+        if (!(bare_syn && tcb_takes_over(t, r, s, p))) {
+            tcb_segment(t, r, s, p);
             tcb_relist(t, i, p->ts_ns);
             return 0;
         }
-    }
-    if (tcb_ghost_take(t, &k, h, p->ts_ns, &inc)) {
-        /* The tuple's closed record was written early (--max-connections)
-         * and would still be held: a SYN is its next incarnation, anything
-         * else would only have touched that record. */
-        if (!bare_syn) {
-            t->st.ghost_hits++;
-            return 0;
-        }
-        inc++;
-    } else {
-        inc = 1;
-    }
-    if (t->cfg.max_connections && t->st.held >= t->cfg.max_connections &&
-        (rc = tcb_evict(t)) != 0)
+        /* A new incarnation takes the tuple: finish the old record. */
+        inc = r->incarnation + 1;
+        tcb_close_for_new(t, r, p);
+        if ((rc = tcb_finish_rec(t, i, true)) != 0)
+            return rc;
+    } else if (t->cfg.max_connections && t->nfull >= t->cfg.max_connections &&
+               (rc = tcb_evict(t)) != 0) {
         return rc;
+    }
     if ((rc = tcb_start(t, p, &k, h, inc, &i)) != 0)
         return rc;
     tcb_relist(t, i, p->ts_ns);
@@ -181,11 +170,16 @@ int tcb_advance(struct tcb_table *t, uint64_t ts_ns)
     return tcb_clock_in(t, &p, false);
 }
 
-static int tcb_cmp_id(const void *a, const void *b, void *ctx)
+/* Order of emission at the end: by id (first-packet order), never hash order. */
+struct tcb_end {
+    uint64_t id;
+    uint32_t idx;        /* record index, or TCB_NIL for a folded record */
+    struct tcb_rec *blob;
+};
+
+static int tcb_cmp_end(const void *a, const void *b)
 {
-    const struct tcb_table *t = ctx;
-    uint64_t x = R((struct tcb_table *)t, *(const uint32_t *)a)->id;
-    uint64_t y = R((struct tcb_table *)t, *(const uint32_t *)b)->id;
+    uint64_t x = ((const struct tcb_end *)a)->id, y = ((const struct tcb_end *)b)->id;
     return x < y ? -1 : x > y;
 }
 
@@ -194,25 +188,36 @@ int tcb_finish(struct tcb_table *t)
     int rc = tcb_clock_drain(t);
     if (rc)
         return rc;
-    /* Every held record, in id order (first-packet order), never hash order. */
     uint64_t n = t->st.held;
     if (!n)
         return 0;
-    uint32_t *ids = malloc(n * sizeof(*ids));
-    if (!ids)
+    struct tcb_end *ends = malloc(n * sizeof(*ends));
+    struct tcb_rec **blobs = malloc((t->fifo_len + 1) * sizeof(*blobs));
+    if (!ends || !blobs) {
+        free(ends);
+        free(blobs);
         return -ENOMEM;
-    uint64_t k = 0;
-    for (uint32_t i = t->active.head; i != TCB_NIL; i = R(t, i)->next)
-        ids[k++] = i;
-    for (uint32_t i = t->done.head; i != TCB_NIL; i = R(t, i)->next)
-        ids[k++] = i;
-    qsort_r(ids, k, sizeof(*ids), tcb_cmp_id, t);
-    for (uint64_t x = 0; x < k && !rc; x++) {
-        /* At the capture end: a TIME-WAIT whose 2*MSL ran out before it is over. */
-        tcb_expire_time_wait(t, R(t, ids[x]), t->now);
-        rc = tcb_finish_rec(t, ids[x], true);
     }
-    free(ids);
+    uint64_t k = 0;
+    const struct tcb_list *lists[2] = {&t->active, &t->done};
+    for (int l = 0; l < 2; l++)
+        for (uint32_t i = lists[l]->head; i != TCB_NIL; i = R(t, i)->next)
+            ends[k++] = (struct tcb_end){R(t, i)->id, i, NULL};
+    uint32_t nb = tcb_fold_list(t, blobs);
+    for (uint32_t x = 0; x < nb && k < n; x++)
+        ends[k++] = (struct tcb_end){blobs[x]->id, TCB_NIL, blobs[x]};
+    qsort(ends, k, sizeof(*ends), tcb_cmp_end);
+    for (uint64_t x = 0; x < k && !rc; x++) {
+        if (ends[x].blob) {
+            rc = tcb_fold_finish(t, ends[x].blob);
+            continue;
+        }
+        /* At the capture end: a TIME-WAIT whose 2*MSL ran out before it is over. */
+        tcb_expire_time_wait(t, R(t, ends[x].idx), t->now);
+        rc = tcb_finish_rec(t, ends[x].idx, true);
+    }
+    free(ends);
+    free(blobs);
     return rc;
 }
 
@@ -269,6 +274,6 @@ void tcb_table_free(struct tcb_table *t)
     free(t->chunks);
     free(t->slots);
     free(t->listeners);
-    free(t->ghosts);
+    tcb_fold_free(t);
     free(t);
 }

@@ -262,9 +262,8 @@ struct tcb_stats {
     uint64_t held, peak_held; /* records in the table: open + closed ones waiting out TIME-WAIT */
     uint64_t events;
     uint64_t evictions;    /* records finished early by --max-connections (flagged evicted) */
-    uint64_t retired_early; /* closed records written before their TIME-WAIT ran out to make
-                               room (--max-connections); not flagged: same record */
-    uint64_t ghost_hits;   /* segments for such a record before its TIME-WAIT ran out (dropped) */
+    uint64_t folded;       /* closed records folded out of the pool to make room
+                              (--max-connections): kept compact, results unchanged */
     uint64_t bad_checksum_ignored; /* segments with bad checksums (not advancing state) */
     uint64_t ts_outliers;  /* frames dated far from their neighbours: taken at their time */
     uint64_t ts_outlier_first_ns; /* the first such frame's own (bad) timestamp */

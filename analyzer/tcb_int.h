@@ -176,16 +176,15 @@ struct tcb_table {
         bool segment; /* false: a tcb_advance() time mark */
     } held[TCB_CLOCK_HOLD];
 
-    /* Closed records written early to make room (--max-connections): their
-     * key, incarnation and TIME-WAIT deadline, so that a SYN on the tuple is
-     * numbered as it would have been and stray segments start no record. */
-    struct tcb_ghost {
-        struct tcb_key key;
-        uint32_t hash; /* 0 = empty slot */
-        uint32_t incarnation;
-        uint64_t deadline;
-    } *ghosts;
-    uint32_t nghosts, capghosts; /* capghosts: power of two, or 0 */
+    /* Folded closed records (table.c): a hash by key and a FIFO by age. */
+    struct tcb_fold_slot {
+        uint32_t hash;
+        struct tcb_rec *rec; /* NULL = empty slot */
+    } *folds;
+    uint32_t nfolds, capfolds; /* capfolds: power of two, or 0 */
+    struct tcb_rec **fifo;     /* ring of blobs in folding order */
+    uint32_t fifo_head, fifo_len, fifo_cap;
+    uint32_t nfull;            /* full records held (what --max-connections bounds) */
 
     /* Endpoints seen answering a SYN (for choosing the server mid-stream). */
     struct tcb_listener {
@@ -240,8 +239,11 @@ void tcb_relist(struct tcb_table *t, uint32_t i, uint64_t ts);
 int tcb_evict(struct tcb_table *t);
 uint64_t tcb_deadline(const struct tcb_table *t, const struct tcb_rec *r);
 int tcb_retire(struct tcb_table *t, uint32_t i);
-int tcb_ghost_take(struct tcb_table *t, const struct tcb_key *k, uint32_t h, uint64_t ts,
-                   uint32_t *incarnation);
+int tcb_fold_take(struct tcb_table *t, const struct tcb_key *k, uint32_t h, uint64_t ts,
+                  uint32_t *out);
+uint32_t tcb_fold_list(const struct tcb_table *t, struct tcb_rec **out);
+int tcb_fold_finish(struct tcb_table *t, struct tcb_rec *b);
+void tcb_fold_free(struct tcb_table *t);
 
 /* tcb.c */
 int tcb_step(struct tcb_table *t, const struct dis_pkt *p, bool segment, bool jump);

@@ -83,6 +83,25 @@ struct analyze_opts {
 };
 
 /* Warn once per unsupported link type. */
+/* Say what the engine's clock had to correct (docs/vantage.md, "Time"). */
+static void warn_time(const struct tcb_stats *ts)
+{
+    if (ts->ts_outliers) {
+        time_t sec = (time_t)(ts->ts_outlier_first_ns / 1000000000ULL);
+        struct tm tm;
+        char when[32] = "?";
+        if (gmtime_r(&sec, &tm))
+            strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+        cli_warning("%llu frame(s) dated far from the frames around them (the first dated %s) "
+                    "were taken at their neighbours' time (engine.ts_outliers)",
+                    (unsigned long long)ts->ts_outliers, when);
+    }
+    if (ts->ts_clamped)
+        cli_warning("%llu segment(s) dated before their connection's previous segment were "
+                    "taken at that segment's time (engine.ts_clamped)",
+                    (unsigned long long)ts->ts_clamped);
+}
+
 static void warn_linktype(int linktype)
 {
     static int seen[16];
@@ -288,6 +307,7 @@ int cli_analyze(int argc, char **argv, const char *cmdline)
     struct pipeline_result res = {0};
     (void)pipeline_run(pl, rd, tcb, &res);
     cli_progress_stop();
+    warn_time(tcb_table_stats(tcb));
 
     int status = res.input_status;
     size_t nf;

@@ -244,7 +244,9 @@ static int sum_finish(struct sink *base, const struct sink_run_info *run, char e
     if (s->evicted)
         row(s, "evicted (--max-connections)", s->evicted, s->conns);
     if (run->tcb != NULL && run->tcb->peak_live)
-        row(s, "peak live", run->tcb->peak_live, 0);
+        row(s, "peak open at once", run->tcb->peak_live, 0);
+    if (run->tcb != NULL && run->tcb->peak_held)
+        row(s, "peak records held", run->tcb->peak_held, 0);
     if (s->conns) {
         print_counts(s, "Open kind", s->by_open, TCB_OPEN_KIND_COUNT, open_name);
         print_counts(s, "Handshake", s->by_hs, TCB_HANDSHAKE_COUNT, hs_name);
