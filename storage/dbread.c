@@ -214,21 +214,36 @@ int sink_db_run_ints(struct sink_db *db, const char *prefix, struct sink_db_coun
                         prefix, rows, n, err);
 }
 
-int sink_db_run_int(struct sink_db *db, const char *key, int64_t *v, char err[TCBS_ERRLEN])
+/* The `run` value of key: 1 with *out on its row when the value has the given
+ * SQLite type (the caller reads it and finalizes *out), 0 when the key is
+ * missing or of another type, negative with err; *out is left NULL unless 1. */
+static int run_value(struct sink_db *db, const char *key, int type, sqlite3_stmt **out,
+                     char err[TCBS_ERRLEN])
 {
     sqlite3_stmt *st;
+    *out = NULL;
     if (sqlite3_prepare_v2(db->db, "SELECT value FROM run WHERE key = ?1", -1, &st, NULL) !=
         SQLITE_OK)
         return db_fail(db, err, "query failed");
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st), found = 0;
-    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER) {
-        *v = sqlite3_column_int64(st, 0);
-        found = 1;
-    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        found = db_fail(db, err, "query failed");
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == type) {
+        *out = st;
+        return 1;
     }
+    int found = rc != SQLITE_ROW && rc != SQLITE_DONE ? db_fail(db, err, "query failed") : 0;
     sqlite3_finalize(st);
+    return found;
+}
+
+int sink_db_run_int(struct sink_db *db, const char *key, int64_t *v, char err[TCBS_ERRLEN])
+{
+    sqlite3_stmt *st;
+    int found = run_value(db, key, SQLITE_INTEGER, &st, err);
+    if (found == 1) {
+        *v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
     return found;
 }
 
@@ -517,18 +532,11 @@ int sink_db_run_text(struct sink_db *db, const char *key, char *buf, size_t len,
                      char err[TCBS_ERRLEN])
 {
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db->db, "SELECT value FROM run WHERE key = ?1", -1, &st, NULL) !=
-        SQLITE_OK)
-        return db_fail(db, err, "query failed");
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st), found = 0;
-    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT) {
+    int found = run_value(db, key, SQLITE_TEXT, &st, err);
+    if (found == 1) {
         copy_text(buf, len, st, 0);
-        found = 1;
-    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        found = db_fail(db, err, "query failed");
+        sqlite3_finalize(st);
     }
-    sqlite3_finalize(st);
     return found;
 }
 
