@@ -12,8 +12,9 @@
  * segments sent by that endpoint; rcv_ack_of_syn, rcv_ack_of_fin and
  * rcv_rst are segments sent by the other one.
  *
- * Leaves to others: the queries (storage/dbread.c), reading and decoding
- * the captures (dissectors/).
+ * Leaves to others: the queries (storage/dbread.c), cutting transitions
+ * into ladder steps (storage/ladder.c), reading and decoding the captures
+ * (dissectors/).
  */
 #include <arpa/inet.h>
 #include <errno.h>

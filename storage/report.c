@@ -511,6 +511,21 @@ static void svg_text(FILE *o, const char *cls, double x, double y, const char *a
     fputs("</text>\n", o);
 }
 
+/* An endpoint above its life line; a long IPv6 one squeezed to fit between the columns. */
+static void endpoint_label(FILE *o, int x, const char *ep)
+{
+    enum { FIT = 250, FIT_CHARS = 34 }; /* 12px monospace: about 7.2px a character */
+    if (strlen(ep) <= FIT_CHARS) {
+        svg_text(o, "mono", x, 34, "middle", ep);
+        return;
+    }
+    fprintf(o, "<text class=\"mono\" x=\"%d\" y=\"34\" text-anchor=\"middle\" textLength=\"%d\" "
+               "lengthAdjust=\"spacingAndGlyphs\">",
+            x, FIT);
+    esc(o, ep);
+    fputs("</text>\n", o);
+}
+
 /* One arrow from the sender's life line to the other, sloping down like RFC 9293's figures. */
 static void arrow(FILE *o, int sender, unsigned flags, double y)
 {
@@ -553,8 +568,8 @@ static void ladder_svg(FILE *o, const struct report_conn *p)
     svg_text(o, "axis", LAD_FRAME_X, 16, "end", "frame");
     svg_text(o, "axis", LAD_CLIENT_X, 16, "middle", "client");
     svg_text(o, "axis", LAD_SERVER_X, 16, "middle", "server");
-    svg_text(o, "mono", LAD_CLIENT_X, 34, "middle", cep);
-    svg_text(o, "mono", LAD_SERVER_X, 34, "middle", sep);
+    endpoint_label(o, LAD_CLIENT_X, cep);
+    endpoint_label(o, LAD_SERVER_X, sep);
     fprintf(o, "<line class=\"life\" x1=\"%d\" y1=\"44\" x2=\"%d\" y2=\"%d\"/>\n", LAD_CLIENT_X,
             LAD_CLIENT_X, h - 8);
     fprintf(o, "<line class=\"life\" x1=\"%d\" y1=\"44\" x2=\"%d\" y2=\"%d\"/>\n", LAD_SERVER_X,
