@@ -23,6 +23,7 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_USAGE = 1, CLI_EXIT_INPUT = 2, CLI_EXIT_OUTPUT 
 int cli_analyze(int argc, char **argv, const char *cmdline);
 int cli_summary(int argc, char **argv);
 int cli_show(int argc, char **argv);
+int cli_report(int argc, char **argv);
 
 /* The one place that prints errors: "tcbscope: <msg>" on stderr (erases the progress line). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

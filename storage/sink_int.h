@@ -130,6 +130,10 @@ void sink_conn_row_fill(struct sink_conn_row *row, const struct tcb_conn_info *c
  */
 int sink_target_check(const char *path, bool force, char err[TCBS_ERRLEN]);
 
+/* ".NAME.tmp-XXXXXX" in the directory of path (a mkstemp() template),
+ * sink_malloc'd (caller frees); NULL on ENOMEM. */
+char *sink_temp_name(const char *path);
+
 /*
  * Fault injection for tests: when sink_fault_countdown is non-zero it is
  * decremented by every sink_fault() call and the call that brings it to
