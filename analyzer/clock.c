@@ -8,11 +8,13 @@
  * reclaim records early, so a frame dated further than J from the clock
  * (J = min(idle timeout, 2*MSL), the shortest timer a jump can fire) is held
  * with the frames after it until they decide:
- *  - the next TCB_CLOCK_HOLD - 1 frames agree with it (within J of it): the
- *    jump is real (a gap in the capture, a clock step); all go on in order
- *    and the clock takes the jump, backwards too;
- *  - one of them does not: the held frame is an outlier, taken at the
- *    clock's time (stats.ts_outliers), and the others are looked at again.
+ *  - the next TCB_CLOCK_HOLD - 1 frames agree with it (each nearer the
+ *    jump's time than the clock's): the jump is real (a pause in the
+ *    capture, a clock step, files out of order); all go on in order and the
+ *    clock takes the jump, backwards too;
+ *  - one of them is nearer the clock: the jump and the frames held before
+ *    that one are outliers, taken at the clock's time (stats.ts_outliers),
+ *    and the rest are looked at again.
  * At the end of input, a jump that no frame after it refuted is real (a
  * capture's last frames after a long pause are more common than a bad last
  * timestamp).  The first frame of a run is checked the same way against the
@@ -46,44 +48,64 @@ static int tcb_clock_release(struct tcb_table *t, uint32_t n)
     return rc;
 }
 
-/* held[0] is an outlier: take it at the clock's time, look at the rest again. */
-static int tcb_clock_outlier(struct tcb_table *t)
+static uint64_t tcb_dist(uint64_t a, uint64_t b)
+{
+    return a > b ? a - b : b - a;
+}
+
+/* held[0..k) are outliers: take them at the clock's time, look at the rest again. */
+static int tcb_clock_outliers(struct tcb_table *t, uint32_t k)
 {
     struct tcb_held h[TCB_CLOCK_HOLD];
     uint32_t n = t->nheld;
     memcpy(h, t->held, n * sizeof(h[0]));
     t->nheld = 0;
-    if (!t->st.ts_outliers++)
+    if (!t->st.ts_outliers)
         t->st.ts_outlier_first_ns = h[0].p.ts_ns;
-    /* Before any frame was taken, the next frame's time stands in. */
-    h[0].p.ts_ns = t->clock_started ? t->now : (n > 1 ? h[1].p.ts_ns : h[0].p.ts_ns);
-    int rc = tcb_step(t, &h[0].p, h[0].segment, false);
-    for (uint32_t k = 1; k < n && !rc; k++)
-        rc = tcb_clock_in(t, &h[k].p, h[k].segment);
+    t->st.ts_outliers += k;
+    int rc = 0;
+    for (uint32_t x = 0; x < k && !rc; x++) {
+        h[x].p.ts_ns = t->now;
+        rc = tcb_step(t, &h[x].p, h[x].segment, false);
+    }
+    for (uint32_t x = k; x < n && !rc; x++)
+        rc = tcb_clock_in(t, &h[x].p, h[x].segment);
+    return rc;
+}
+
+/* Hand on held[0..k) as real, look at the rest again. */
+static int tcb_clock_confirm(struct tcb_table *t, uint32_t k)
+{
+    uint32_t n = t->nheld;
+    struct tcb_held rest[TCB_CLOCK_HOLD];
+    memcpy(rest, t->held + k, (n - k) * sizeof(rest[0]));
+    int rc = tcb_clock_release(t, k);
+    for (uint32_t x = 0; x < n - k && !rc; x++)
+        rc = tcb_clock_in(t, &rest[x].p, rest[x].segment);
     return rc;
 }
 
 /*
- * Decide about held[0] if the frames held after it allow it: the first
- * frame far from it refutes it when no frame between agreed with it;
- * after at least one agreeing frame, the jump stands and the far frame is
- * looked at afresh.
+ * Decide about held[0] (the jump) if the frames held after it allow it.  A
+ * frame agrees with the jump when it is nearer the jump's time than the
+ * clock's (time goes on from the jump, further jumps included); one that is
+ * nearer the clock refutes it, and the frames before it are outliers.  The
+ * jump stands once TCB_CLOCK_HOLD - 1 frames agree, or at the end of input.
+ * Before the clock has started there is nothing to return to: the first
+ * frames stand up to the first frame far from them, which is looked at
+ * afresh.
  */
 static int tcb_clock_decide(struct tcb_table *t, bool at_end)
 {
-    uint64_t j = tcb_clock_j(t), c = t->held[0].p.ts_ns;
+    uint64_t c = t->held[0].p.ts_ns;
     for (uint32_t k = 1; k < t->nheld; k++) {
-        if (!tcb_far(t->held[k].p.ts_ns, c, j))
-            continue;
-        if (k == 1)
-            return tcb_clock_outlier(t);
-        uint32_t n = t->nheld;
-        struct tcb_held rest[TCB_CLOCK_HOLD];
-        memcpy(rest, t->held + k, (n - k) * sizeof(rest[0]));
-        int rc = tcb_clock_release(t, k);
-        for (uint32_t x = 0; x < n - k && !rc; x++)
-            rc = tcb_clock_in(t, &rest[x].p, rest[x].segment);
-        return rc;
+        uint64_t x = t->held[k].p.ts_ns;
+        if (!t->clock_started) {
+            if (tcb_far(x, c, tcb_clock_j(t)))
+                return tcb_clock_confirm(t, k);
+        } else if (tcb_dist(x, c) > tcb_dist(x, t->now)) {
+            return tcb_clock_outliers(t, k);
+        }
     }
     if (t->nheld == TCB_CLOCK_HOLD || at_end)
         return tcb_clock_release(t, t->nheld);

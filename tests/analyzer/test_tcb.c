@@ -797,6 +797,41 @@ static void test_confirmed_jump_is_real(void **st)
     fx_free(f);
 }
 
+/* A sparse capture, one segment every two minutes (longer than 2*MSL), has
+ * no outliers: each frame is nearer the one before it than the clock. */
+static void test_sparse_capture_has_no_outliers(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    handshake(f);
+    for (int k = 1; k <= 6; k++)
+        seg(f, C, ACK, 1001, 5001, 0, 2 + k * 120000.0); /* keep the idle timer going */
+    finish(f);
+    assert_int_equal(tcb_table_stats(f->t)->ts_outliers, 0);
+    assert_int_equal(f->n, 1);
+    assert_int_equal(f->out[0].c.last_ns, f->base_ns + 2 * MS + 720 * SEC);
+    fx_free(f);
+}
+
+/* Two bogus frames in a row (both years ahead) are both outliers when the
+ * frames after them return to the clock. */
+static void test_burst_of_bogus_frames_are_outliers(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    handshake(f);
+    assert_int_equal(tcb_advance(f->t, f->base_ns + (uint64_t)(YEARS6_MS * 1e6)), 0);
+    assert_int_equal(tcb_advance(f->t, f->base_ns + (uint64_t)(YEARS6_MS * 1e6) + SEC), 0);
+    seg(f, C, FIN | ACK, 1001, 5001, 0, 6);
+    seg(f, S, FIN | ACK, 5001, 1002, 0, 8);
+    seg(f, C, ACK, 1002, 5002, 0, 9);
+    finish(f);
+    assert_int_equal(tcb_table_stats(f->t)->ts_outliers, 2);
+    assert_int_equal(f->n, 1);
+    ASSERT_FINAL(&f->out[0], "TIME-WAIT", "CLOSED");
+    fx_free(f);
+}
+
 /* Segments dated before the connection's previous one are taken at its time. */
 static void test_backwards_timestamps_are_clamped_per_connection(void **st)
 {
@@ -1006,6 +1041,8 @@ int main(void)
         cmocka_unit_test(test_far_future_frame_is_an_outlier),
         cmocka_unit_test(test_far_future_segment_is_taken_at_clock_time),
         cmocka_unit_test(test_confirmed_jump_is_real),
+        cmocka_unit_test(test_sparse_capture_has_no_outliers),
+        cmocka_unit_test(test_burst_of_bogus_frames_are_outliers),
         cmocka_unit_test(test_backwards_timestamps_are_clamped_per_connection),
         cmocka_unit_test(test_idle_deadline_is_the_connections_own),
         cmocka_unit_test(test_rst_window_of_a_syn_is_not_scaled),
