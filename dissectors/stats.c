@@ -64,4 +64,8 @@ void dis_stats_add(struct dis_stats *s, const struct dis_frame *f, enum dis_skip
         s->bad_tcp_csum++;
     if (p->flags_odd & DIS_ODD_OPT_MALFORMED)
         s->opt_malformed++;
+    if (p->tunnel != DIS_TUNNEL_NONE)
+        s->tunnelled++;
+    if (p->flags_odd & (DIS_ODD_IP_LEN_FROM_FRAME | DIS_ODD_IP_JUMBO))
+        s->ip_len_from_frame++;
 }
