@@ -2001,7 +2001,8 @@ static void test_pktap_header_length_and_inner_link_type(void **state)
     assert_int_equal(dec(DIS_LINKTYPE_PKTAP, f, n, &p), DIS_SKIP_LINK_MALFORMED);
     pktap(f, 156, 1, 105); /* 802.11 inside: unsupported */
     assert_int_equal(dec(DIS_LINKTYPE_PKTAP, f, n, &p), DIS_SKIP_LINK_UNSUPPORTED);
-    pktap(f, 0xfffffff0u, 1, 12); /* header length past everything */
+    pktap(f, 156, 1, 12);
+    f[0] = 0xf0, f[1] = f[2] = f[3] = 0xff; /* header length past everything */
     assert_int_equal(dec(DIS_LINKTYPE_PKTAP, f, n, &p), DIS_SKIP_LINK_TRUNCATED);
 }
 
