@@ -28,7 +28,7 @@
     X(NONE, "none")                                                                                \
     X(LINK_UNSUPPORTED, "link_unsupported")   /* link type we do not decode */                     \
     X(LINK_TRUNCATED, "link_truncated")       /* frame shorter than its link header(s) */          \
-    X(LINK_MALFORMED, "link_malformed")       /* e.g. PPPoE version wrong, MPLS or tunnels too deep */ \
+    X(LINK_MALFORMED, "link_malformed")       /* bad PPPoE version, MPLS/tunnels too deep */       \
     X(NOT_IP, "not_ip")                       /* ARP, LLC, other ethertypes, PPP control */       \
     X(IP_TRUNCATED, "ip_truncated")           /* captured bytes end inside the IP header */       \
     X(IP_BAD_VERSION, "ip_bad_version")       /* version nibble disagrees with the link */         \

@@ -82,8 +82,7 @@ static enum dis_skip dis_geneve(struct dis_cur *c, struct dis_pkt *p, enum dis_l
 /* ERSPAN type II header (8 bytes, version 1) or type III (12 bytes, version
  * 2, plus an 8-byte platform subheader when O is set); *c is just after the
  * GRE header.  Inside: Ethernet (type III frame type 0) or IP (2). */
-static enum dis_skip dis_erspan(bool type3, struct dis_cur *c, struct dis_pkt *p,
-                                enum dis_l3 *l3)
+static enum dis_skip dis_erspan(bool type3, struct dis_cur *c, struct dis_pkt *p, enum dis_l3 *l3)
 {
     uint16_t w0, w1, w3;
 
