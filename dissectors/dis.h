@@ -333,7 +333,7 @@ void dis_reader_close(struct dis_reader *r);
 struct dis_stats {
     uint64_t frames;
     uint64_t bytes; /* captured bytes */
-    uint64_t ipv4, ipv6, tcp; /* ipv4/ipv6: by the innermost IP header decoded whole */
+    uint64_t ipv4, ipv6, tcp; /* ipv4/ipv6: frames with an IP header decoded whole (tunnels: one count) */
     uint64_t skipped[DIS_SKIP_COUNT];
     uint64_t bad_ip_csum, bad_tcp_csum;
     uint64_t opt_malformed;

@@ -2038,10 +2038,17 @@ static void test_stats_count_tunnelled_and_frame_lengths(void **state)
     dis_stats_add(&s, &fr, dec(1, f, n, &p), &p);
     put16(f + 16, 0);
     dis_stats_add(&s, &fr, dis_decode(1, f, (uint32_t)n, (uint32_t)n, false, &p), &p);
+    /* Cut inside the GRE header and inside the inner IPv4 header: the outer
+     * IPv4 header was decoded whole, so both count as IPv4 frames. */
+    n = underlay4(f, 47, t, gre(t, 0, 0x0800, 0) + dg4(t + 4));
+    dis_stats_add(&s, &fr, dis_decode(1, f, 18 + 20 + 2, (uint32_t)n, false, &p), &p);
+    dis_stats_add(&s, &fr, dis_decode(1, f, 18 + 20 + 4 + 10, (uint32_t)n, false, &p), &p);
     assert_int_equal(s.tcp, 3);
     assert_int_equal(s.tunnelled, 1);
     assert_int_equal(s.ip_len_from_frame, 1);
-    assert_int_equal(s.ipv4, 3);
+    assert_int_equal(s.skipped[DIS_SKIP_LINK_TRUNCATED], 1);
+    assert_int_equal(s.skipped[DIS_SKIP_IP_TRUNCATED], 1);
+    assert_int_equal(s.ipv4, 5);
 }
 
 static void test_skip_names_are_stable(void **state)
