@@ -159,9 +159,10 @@ struct dis_tcp_opts {
 #define DIS_ODD_ETH_PADDING 0x04   /* bytes after the IP datagram in the frame (ignored) */
 #define DIS_ODD_TCP_RESERVED 0x08  /* reserved header bits set */
 #define DIS_ODD_OPT_TRUNCATED 0x10 /* snaplen cut the options: those past the cut are unknown */
-/* IP length 0 taken from the frame (wire length), as tshark does: IPv4 total
- * length 0 (TSO / BIG TCP on the capturing host), or IPv6 payload length 0
- * with no Jumbo Payload option (Linux BIG TCP without the hop-by-hop header) */
+/* IP length 0 taken from the frame (wire length): IPv4 total length 0 (TSO /
+ * BIG TCP on the capturing host; tshark does the same), or IPv6 payload
+ * length 0 with no Jumbo Payload option (Linux BIG TCP without the hop-by-hop
+ * header; tshark 4.0 only notes "maybe TSO" and does not decode the TCP) */
 #define DIS_ODD_IP_LEN_FROM_FRAME 0x20
 /* IPv6 payload length 0 and a hop-by-hop Jumbo Payload option (RFC 2675):
  * the length came from the option */
