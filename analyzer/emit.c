@@ -98,6 +98,8 @@ int tcb_emit(struct tcb_table *t, struct tcb_rec *r)
     c.client_port = cl->port;
     c.server_port = sv->port;
     c.vlan = r->vlan;
+    c.tunnel = r->tunnel;
+    c.tunnel_id = (uint32_t)r->key.tun; /* the key holds it (with its flag bit above) */
     c.incarnation = r->incarnation;
     c.have = r->have;
     tcb_classify(r, &c);

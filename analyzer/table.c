@@ -38,7 +38,7 @@ uint32_t tcb_hash(const struct tcb_table *t, const struct tcb_key *k)
 {
     uint64_t v0 = t->k0 ^ 0x736f6d6570736575ULL, v1 = t->k1 ^ 0x646f72616e646f6dULL;
     uint64_t v2 = t->k0 ^ 0x6c7967656e657261ULL, v3 = t->k1 ^ 0x7465646279746573ULL;
-    uint64_t w[5];
+    uint64_t w[6];
     int n = 0;
     w[n++] = tcb_load64(k->a);
     if (k->ver == 6)
@@ -47,6 +47,8 @@ uint32_t tcb_hash(const struct tcb_table *t, const struct tcb_key *k)
     if (k->ver == 6)
         w[n++] = tcb_load64(k->b + 8);
     w[n++] = (uint64_t)k->pa << 48 | (uint64_t)k->pb << 32 | (uint64_t)k->vlan << 16 | k->ver;
+    if (k->tun)
+        w[n++] = k->tun;
     for (int i = 0; i < n; i++) {
         v3 ^= w[i];
         SIPROUND;
@@ -511,6 +513,8 @@ void tcb_make_key(const struct tcb_table *t, const struct dis_pkt *p, struct tcb
     }
     k->ver = p->ip_version;
     k->vlan = (t->cfg.vlan_in_key && p->vlan_count) ? (uint16_t)(p->vlan[0] + 1) : 0;
+    /* Tenants behind one tunnel endpoint pair reuse addresses: the VNI / key separates them. */
+    k->tun = p->has_tunnel_id ? (1ULL << 32 | p->tunnel_id) : 0;
 }
 
 int tcb_new_rec(struct tcb_table *t, const struct dis_pkt *p, const struct tcb_key *k,
@@ -531,6 +535,9 @@ int tcb_new_rec(struct tcb_table *t, const struct dis_pkt *p, const struct tcb_k
         r->vlan = p->vlan[0];
         r->have |= TCB_HAVE_VLAN;
     }
+    r->tunnel = p->tunnel;
+    if (p->has_tunnel_id)
+        r->have |= TCB_HAVE_TUNNEL_ID;
     int cs = sender_is_client ? 0 : 1;
     struct tcb_ep *c = &r->ep[TCB_CLIENT], *s = &r->ep[TCB_SERVER];
     memcpy(sender_is_client ? c->addr : s->addr, p->src, 16);

@@ -186,6 +186,7 @@ struct tcb_anom {
 #define TCB_HAVE_SWSCALE 0x040   /* wscale[TCB_SERVER] */
 #define TCB_HAVE_OPTS 0x080      /* sack_permitted/timestamps known (both SYNs seen) */
 #define TCB_HAVE_VLAN 0x100      /* vlan */
+#define TCB_HAVE_TUNNEL_ID 0x200 /* tunnel_id */
 
 #define TCB_ZEEK_HISTORY_MAX 48
 
@@ -199,6 +200,9 @@ struct tcb_conn_info {
     uint8_t client_ip[16], server_ip[16]; /* IPv4 in the first 4 bytes */
     uint16_t client_port, server_port;
     uint16_t vlan;
+    uint8_t tunnel;       /* enum dis_tunnel of the innermost encapsulation (DIS_TUNNEL_NONE) */
+    uint32_t tunnel_id;   /* VNI / GRE key / ERSPAN session, with TCB_HAVE_TUNNEL_ID; part of
+                             the connection key, so tenants reusing addresses stay apart */
     uint32_t incarnation; /* 1, 2, ... per tuple */
     uint32_t have;        /* TCB_HAVE_* */
 

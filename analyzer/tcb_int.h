@@ -108,6 +108,7 @@ struct tcb_key {
     uint16_t vlan;
     uint8_t ver;
     uint8_t pad_;
+    uint64_t tun; /* 1 << 32 | tunnel id when the innermost tunnel has one (VNI, GRE key), else 0 */
 };
 
 struct tcb_rec {
@@ -123,6 +124,7 @@ struct tcb_rec {
     uint8_t rst_by;
     uint8_t nev, nanom;
     uint16_t vlan;
+    uint8_t tunnel;
     uint32_t have;
     uint64_t first_ns, last_ns, syn_ns, synack_ns, ack_ns;
     uint64_t done_ns; /* when both endpoints became CLOSED/TIME-WAIT (last TIME-WAIT restart) */
