@@ -107,6 +107,8 @@ int tcb_emit(struct tcb_table *t, struct tcb_rec *r)
     c.server_final_state = sv->state;
     c.first_ns = r->first_ns;
     c.last_ns = r->last_ns;
+    c.first_frame = r->first_frame;
+    c.last_frame = r->last_frame;
     c.syn_ns = r->syn_ns;
     c.synack_ns = r->synack_ns;
     c.ack_ns = r->ack_ns;

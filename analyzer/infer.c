@@ -536,6 +536,7 @@ void tcb_segment(struct tcb_table *t, struct tcb_rec *r, int s, const struct dis
     uint16_t fl = p->tcp_flags;
 
     r->last_ns = p->ts_ns;
+    r->last_frame = p->frame;
     e->packets++;
     if (s == TCB_SERVER)
         r->rf |= RF_SERVER_ANSWERED;

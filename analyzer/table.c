@@ -547,6 +547,7 @@ int tcb_new_rec(struct tcb_table *t, const struct dis_pkt *p, const struct tcb_k
     c->state = s->state = TCB_CLOSED;
     r->first_sender = (uint8_t)cs;
     r->first_ns = r->last_ns = r->list_ns = p->ts_ns;
+    r->first_frame = r->last_frame = p->frame;
     r->prev = r->next = TCB_NIL;
     zeek_init(&r->zeek);
     tcb_list_append(t, &t->active, i);

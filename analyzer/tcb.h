@@ -215,6 +215,7 @@ struct tcb_conn_info {
     uint8_t server_final_state;
 
     uint64_t first_ns, last_ns, syn_ns, synack_ns, ack_ns;
+    uint64_t first_frame, last_frame; /* run frame numbers of its first and last segment */
     uint32_t syn_retransmits, synack_retransmits;
     uint64_t packets[2];         /* indexed by enum tcb_endpoint of the sender: c2s, s2c */
     uint64_t data_bytes[2];      /* unique payload bytes sent */

@@ -127,6 +127,7 @@ struct tcb_rec {
     uint8_t tunnel;
     uint32_t have;
     uint64_t first_ns, last_ns, syn_ns, synack_ns, ack_ns;
+    uint64_t first_frame, last_frame;
     uint64_t done_ns; /* when both endpoints became CLOSED/TIME-WAIT (last TIME-WAIT restart) */
     uint64_t list_ns; /* when it was last appended to the active list */
     uint32_t syn_retx, synack_retx;

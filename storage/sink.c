@@ -129,6 +129,8 @@ size_t sink_voc_count(enum sink_voc v)
         return TCB_CLOSE_KIND_COUNT;
     case SINK_VOC_ANOMALY:
         return TCB_ANOMALY_COUNT;
+    case SINK_VOC_TUNNEL:
+        return DIS_TUNNEL_COUNT;
     case SINK_VOC_ENDPOINT:
     case SINK_VOC_BOOL:
         return 2;
@@ -158,6 +160,8 @@ const char *sink_voc_word(enum sink_voc v, size_t i)
         return tcb_anomaly_name((enum tcb_anomaly)i);
     case SINK_VOC_ENDPOINT:
         return tcb_endpoint_name((enum tcb_endpoint)i);
+    case SINK_VOC_TUNNEL:
+        return dis_tunnel_name((enum dis_tunnel)i);
     default:
         return NULL;
     }
@@ -245,6 +249,10 @@ void sink_conn_row_fill(struct sink_conn_row *row, const struct tcb_conn_info *c
     put_text(&v[SINK_COL_zeek_conn_state], row->zeek_conn_state);
     put_text(&v[SINK_COL_zeek_history], row->zeek_history);
     put_int(&v[SINK_COL_evicted], c->evicted);
+    put_int(&v[SINK_COL_first_frame], c->first_frame);
+    put_int(&v[SINK_COL_last_frame], c->last_frame);
+    put_text(&v[SINK_COL_tunnel], dis_tunnel_name((enum dis_tunnel)c->tunnel));
+    put_opt(&v[SINK_COL_tunnel_id], h & TCB_HAVE_TUNNEL_ID, c->tunnel_id);
 }
 
 int sink_target_check(const char *path, bool force, char err[TCBS_ERRLEN])

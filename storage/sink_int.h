@@ -30,6 +30,7 @@ enum sink_voc {
     SINK_VOC_CLOSE_KIND,
     SINK_VOC_ANOMALY,
     SINK_VOC_ENDPOINT,
+    SINK_VOC_TUNNEL, /* dis_tunnel_name() */
     SINK_VOC_BOOL, /* 0/1 integers */
     SINK_VOC_COUNT
 };
@@ -83,7 +84,11 @@ const char *sink_voc_word(enum sink_voc v, size_t i);
     X(tfo, "INTEGER NOT NULL", SINK_VOC_BOOL)                                                      \
     X(zeek_conn_state, "TEXT NOT NULL", SINK_VOC_NONE)                                             \
     X(zeek_history, "TEXT NOT NULL", SINK_VOC_NONE)                                                \
-    X(evicted, "INTEGER NOT NULL", SINK_VOC_BOOL)
+    X(evicted, "INTEGER NOT NULL", SINK_VOC_BOOL)                                                  \
+    X(first_frame, "INTEGER NOT NULL", SINK_VOC_NONE)                                              \
+    X(last_frame, "INTEGER NOT NULL", SINK_VOC_NONE)                                               \
+    X(tunnel, "TEXT NOT NULL", SINK_VOC_TUNNEL)                                                    \
+    X(tunnel_id, "INTEGER", SINK_VOC_NONE)
 
 enum sink_col {
 #define SINK_X(name, decl, voc) SINK_COL_##name,

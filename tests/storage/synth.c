@@ -67,6 +67,13 @@ void synth_fill(struct synth_conn *s, uint64_t id)
     c->retrans_packets[1] = id % 5;
     c->tfo = id % 7 == 0;
     c->evicted = id % 11 == 0;
+    c->first_frame = 10 * id;
+    c->last_frame = 10 * id + 7;
+    c->tunnel = (uint8_t)(id % DIS_TUNNEL_COUNT);
+    if (c->tunnel && id % 2) {
+        c->tunnel_id = (uint32_t)(0xfffff000u + id); /* near the top of 32 bits */
+        c->have |= TCB_HAVE_TUNNEL_ID;
+    }
     strcpy(c->zeek_conn_state, seen ? "SF" : "OTH");
     strcpy(c->zeek_history, seen ? "ShAdDaFf" : "Dd");
 

@@ -38,7 +38,8 @@ static const char *const conn_columns[] = {
     "ack_ns", "syn_retransmits", "synack_retransmits", "packets_c2s", "packets_s2c",
     "data_bytes_c2s", "data_bytes_s2c", "retrans_packets_c2s", "retrans_packets_s2c",
     "client_mss", "server_mss", "client_wscale", "server_wscale", "sack_permitted",
-    "timestamps", "tfo", "zeek_conn_state", "zeek_history", "evicted"};
+    "timestamps", "tfo", "zeek_conn_state", "zeek_history", "evicted", "first_frame",
+    "last_frame", "tunnel", "tunnel_id"};
 #define NCOLS (sizeof(conn_columns) / sizeof(conn_columns[0]))
 
 /* ------------------------------------------------------------------------
@@ -230,6 +231,14 @@ static void expect_col(const struct tcb_conn_info *c, const char *col, struct ex
         ev_text(e, c->zeek_history);
     else if (!strcmp(col, "evicted"))
         ev_int(e, c->evicted);
+    else if (!strcmp(col, "first_frame"))
+        ev_int(e, (int64_t)c->first_frame);
+    else if (!strcmp(col, "last_frame"))
+        ev_int(e, (int64_t)c->last_frame);
+    else if (!strcmp(col, "tunnel"))
+        ev_text(e, dis_tunnel_name((enum dis_tunnel)c->tunnel));
+    else if (!strcmp(col, "tunnel_id"))
+        ev_opt(e, h & TCB_HAVE_TUNNEL_ID, c->tunnel_id);
     else
         fail_msg("unknown column %s", col);
 }
@@ -514,7 +523,7 @@ static void test_sqlite_check_constraints_reject_words_outside_the_vocabulary(vo
     static const char good[] =
         "INSERT INTO connections VALUES (9001, '10.0.0.1', 1, '10.0.0.2', 2, 4, NULL, 1, "
         "'%s', '%s', 'passive', 'complete', '%s', '%s', 'CLOSED', 1, 2, NULL, NULL, NULL, 0, 0, "
-        "0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, %s, 'OTH', '', 0)";
+        "0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, %s, 'OTH', '', 0, 1, 2, 'none', NULL)";
     char sql[1024];
 
     tdir_make(&d);
