@@ -2,7 +2,7 @@
 # Install what tcbscope needs to build and test on Debian 12 (run as root).
 # Both README quick-start commands call this; it does nothing when all is there.
 set -euo pipefail
-pkgs=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev libpcap-dev libjson-c-dev
+pkgs=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev libpcap-dev zlib1g-dev libzstd-dev libjson-c-dev
       libsqlite3-dev libcmocka-dev python3 python3-jsonschema sqlite3 jq valgrind)
 missing=()
 for p in "${pkgs[@]}"; do
