@@ -243,8 +243,8 @@ int dis_reader_open(struct dis_reader **out, const char *const *files, size_t nf
  * closed again), the files are sorted by that timestamp (stable: ties keep
  * the given order; files without a frame -- empty, unreadable -- go last, in
  * the given order) and files whose times overlap are merged as mergecap
- * does: the frame with the smallest timestamp next, ties to the file that
- * comes first in that order.  A file is opened when the merge reaches its
+ * does: the frame with the smallest timestamp next, ties to the file given
+ * first.  A file is opened when the merge reaches its
  * first timestamp and closed at its end, so only files overlapping in time
  * are open at once (each holds an open descriptor and ~0.6 MiB of buffers;
  * past the process's descriptor limit a file is an EMFILE error).  Standard

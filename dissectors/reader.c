@@ -692,9 +692,9 @@ static int rd_damaged(struct rd_src *s, const char *name, uint64_t at, uint64_t 
     uint64_t left = s->seekable && s->size >= at ? s->size - at : consumed + rd_drain(fp);
     s->fi->damaged = true;
     s->fi->unread = left;
-    rd_err(err, "%s: damaged at byte %llu: %s; %llu frames before it kept, %llu bytes%s not read",
+    rd_err(err, "%s: damaged at byte %llu: %s; %llu frame%s before it kept, %llu bytes%s not read",
            rd_shown(name), (unsigned long long)at, problem, (unsigned long long)s->fi->frames,
-           (unsigned long long)left,
+           s->fi->frames == 1 ? "" : "s", (unsigned long long)left,
            s->in && s->in->z != DIS_COMP_NONE ? " (uncompressed)" : "");
     return -EBADMSG;
 }
@@ -1012,15 +1012,15 @@ static int rd_activate(struct dis_reader *r, char err[TCBS_ERRLEN])
     return 0;
 }
 
-/* The active file whose pending frame comes next: smallest time, then reading order. */
+/* The active file whose pending frame comes next: smallest time, ties to the
+ * file given first (as mergecap does). */
 static size_t rd_pick(const struct dis_reader *r)
 {
     size_t best = 0;
     for (size_t i = 1; i < r->nactive; i++) {
         const struct rd_src *a = r->file[r->active[i]].src, *b = r->file[r->active[best]].src;
         if (a->pend.ts_ns < b->pend.ts_ns ||
-            (a->pend.ts_ns == b->pend.ts_ns &&
-             rd_order_cmp(r, r->active[i], r->active[best]) < 0))
+            (a->pend.ts_ns == b->pend.ts_ns && r->active[i] < r->active[best]))
             best = i;
     }
     return best;
