@@ -222,8 +222,10 @@ struct dis_reader;
  * A directory stands for every capture directly in it (no recursion): its
  * regular files whose first bytes are a pcap, pcapng, gzip or zstd magic, in
  * name order (version sort: rot.pcap2 before rot.pcap10); other entries are
- * skipped with one warning each (subdirectories too).  An empty directory is
- * a warning.  dis_reader_files() lists the captures found, not the arguments.
+ * skipped with one warning each (subdirectories too).  A directory with no
+ * capture stays in the list as itself and is an error (-ENODATA, "DIR: no
+ * capture files in this directory") when reached.  dis_reader_files() lists
+ * the captures found, not the arguments.
  *
  * Nothing is opened here but directories: every problem with a file (missing,
  * not a capture, bad header) is an error from dis_reader_next() naming it,
@@ -263,7 +265,7 @@ void dis_reader_set_as_given(struct dis_reader *r, bool as_given);
  * frames already returned stay valid results and the caller calls again to
  * go on with the other files; the file in error is not read further.
  *  - negative errno: cannot open (-ENOENT, -EACCES, -EMFILE...), a directory
- *    (-EISDIR), empty / not a capture / bad pcap or pcapng header / not a
+ *    that cannot be read (-EISDIR) or holds no capture (-ENODATA), empty / not a capture / bad pcap or pcapng header / not a
  *    capture once decompressed (-EINVAL), a read or decompression error
  *    (-EIO), -ENOMEM;
  *  - -EBADMSG: damage after a good header (a record past libpcap's maximum

@@ -108,6 +108,7 @@ struct rd_file {
     bool has_first; /* peeked: the first frame's time is first_ts */
     uint64_t first_ts;
     uint32_t seg;   /* segment: files merged together share one */
+    bool empty_dir; /* a directory with no capture in it: an error when reached */
     struct rd_src *src; /* while open, with a pending frame */
 };
 
@@ -838,11 +839,14 @@ static bool rd_looks_like_capture(const char *path)
 
 /*
  * Add the captures directly in directory dir to the list, in version order.
- * Returns 0, or -ENOMEM.  A directory that cannot be read is added as itself,
- * so that opening it gives the error in order.
+ * Returns 0, or -ENOMEM.  A directory that cannot be read, or holds no
+ * capture, is added as itself (*none set for the latter), so that the error
+ * comes from dis_reader_next() in order.
  */
-static int rd_expand_dir(struct dis_reader *r, const char *dir, char ***v, size_t *n, size_t *cap)
+static int rd_expand_dir(struct dis_reader *r, const char *dir, char ***v, size_t *n, size_t *cap,
+                         bool *none)
 {
+    *none = false;
     DIR *d = opendir(dir);
     if (!d)
         return rd_push_name(v, n, cap, strdup(dir)) ? 0 : -ENOMEM;
@@ -888,8 +892,10 @@ static int rd_expand_dir(struct dis_reader *r, const char *dir, char ***v, size_
         }
     }
     free(ents);
-    if (rc == 0 && found == 0)
-        rd_warn(r, "%s: no capture files in this directory", dir);
+    if (rc == 0 && found == 0) {
+        *none = true;
+        return rd_push_name(v, n, cap, strdup(dir)) ? 0 : -ENOMEM;
+    }
     return rc;
 }
 
@@ -997,6 +1003,11 @@ static int rd_activate(struct dis_reader *r, char err[TCBS_ERRLEN])
 {
     uint32_t k = r->order[r->pos++];
     struct rd_src *s;
+    if (r->file[k].empty_dir) {
+        r->info[k].done = true;
+        rd_err(err, "%s: no capture files in this directory", r->names[k]);
+        return -ENODATA;
+    }
     int rc = rd_src_open(r, r->names[k], &r->info[k], &s, err);
     if (rc < 0) {
         r->info[k].done = true;
@@ -1165,19 +1176,30 @@ int dis_reader_open(struct dis_reader **out, const char *const *files, size_t nf
         r->nprogs = 1;
     }
 
-    size_t cap = 0;
+    size_t cap = 0, nempty = 0;
+    size_t *empty = calloc(nfiles ? nfiles : 1, sizeof *empty); /* empty directories' indices */
+    if (!empty) {
+        rd_err(err, "out of memory");
+        dis_reader_close(r);
+        return -ENOMEM;
+    }
     for (size_t i = 0; i < nfiles; i++) {
         struct stat st;
         bool dir = strcmp(files[i], "-") != 0 && stat(files[i], &st) == 0 && S_ISDIR(st.st_mode);
-        int rc = dir ? rd_expand_dir(r, files[i], &r->names, &r->nfiles, &cap)
+        bool none = false;
+        int rc = dir ? rd_expand_dir(r, files[i], &r->names, &r->nfiles, &cap, &none)
                      : rd_push_name(&r->names, &r->nfiles, &cap, strdup(files[i])) ? 0 : -ENOMEM;
+        if (none)
+            empty[nempty++] = r->nfiles - 1;
         if (rc == 0 && r->nfiles > DIS_MAX_FILES) {
             rd_err(err, "more than %u capture files", DIS_MAX_FILES);
+            free(empty);
             dis_reader_close(r);
             return -E2BIG;
         }
         if (rc < 0) {
             rd_err(err, "out of memory");
+            free(empty);
             dis_reader_close(r);
             return rc;
         }
@@ -1189,9 +1211,13 @@ int dis_reader_open(struct dis_reader **out, const char *const *files, size_t nf
     r->active = calloc(n, sizeof *r->active);
     if (!r->info || !r->file || !r->order || !r->active) {
         rd_err(err, "out of memory");
+        free(empty);
         dis_reader_close(r);
         return -ENOMEM;
     }
+    for (size_t i = 0; i < nempty; i++)
+        r->file[empty[i]].empty_dir = true;
+    free(empty);
     for (size_t i = 0; i < r->nfiles; i++) {
         struct stat st;
         const char *name = r->names[i];

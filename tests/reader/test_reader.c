@@ -978,14 +978,17 @@ static void test_directory_reads_the_captures_in_it(void **state)
     assert_int_equal(unlink(p), 0);
     assert_int_equal(rmdir(sub), 0);
 
-    /* an empty directory: a warning, an empty stream */
+    /* an empty directory: an error naming it */
     snprintf(sub, sizeof sub, "%s", path_of("emptydir"));
     assert_int_equal(mkdir(sub, 0700), 0);
     files[0] = sub;
     assert_int_equal(read_all_as(files, 1, NULL, false, &g), 0);
-    assert_int_equal(g.ninfo, 0);
-    assert_int_equal(g.nwarn, 1);
-    assert_non_null(strstr(g.warn[0], "no capture files in this directory"));
+    assert_int_equal(g.ninfo, 1);
+    assert_int_equal(g.nwarn, 0);
+    assert_int_equal(g.nerr, 1);
+    assert_int_equal(g.rcs[0], -ENODATA);
+    snprintf(want, sizeof want, "%s: no capture files in this directory", sub);
+    assert_string_equal(g.err[0], want);
 }
 
 /* ---------------------------------------------------------------------------
