@@ -134,7 +134,7 @@ def build():
     yield ("caplen-over-max.pcap", head + bad + good(1),
            {"exit": 2, "run": {"frames": 1, "tcp_segments": 1},
             "stderr": [f"caplen-over-max\\.pcap: damaged at byte {len(head)}: .*capture length"
-                       f".*1 frames before it kept, {len(bad) + len(good(1))} bytes not read"]})
+                       f".*1 frame before it kept, {len(bad) + len(good(1))} bytes not read"]})
 
     # pcapng: a block whose length is not a multiple of 4 after a good packet:
     # damage (exit 2), the block and the packet after it not read.
@@ -143,7 +143,7 @@ def build():
     yield ("pcapng-bad-length.pcapng", nhead + nbad + ng_epb(1),
            {"exit": 2, "run": {"frames": 1, "tcp_segments": 1},
             "stderr": [f"pcapng-bad-length\\.pcapng: damaged at byte {len(nhead)}: bad block "
-                       f"length 30.*1 frames before it kept, {len(nbad) + len(ng_epb(1))} bytes "
+                       f"length 30.*1 frame before it kept, {len(nbad) + len(ng_epb(1))} bytes "
                        "not read"]})
     # ... and a packet on an interface never described.
     unknown = ng_block(6, struct.pack("<IIIII", 5, 0, 0, 4, 4) + b"\0" * 4)
