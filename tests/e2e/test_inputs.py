@@ -147,6 +147,39 @@ def as_given_keeps_the_order_given():
     assert r.returncode == 0 and b"timestamps go back" in r.stderr, r.stderr
 
 
+@test
+def standard_input_is_read_where_given():
+    pieces = split_rotated(sample(ROT_SRC), "std.pcap", 3)
+    p0, p1, p2 = (p for p, _ in pieces)
+    db = tmp("stdin.db")
+    with open(p1, "rb") as f:
+        r = run("analyze", "-q", "--db", db, p2, p0, "-", stdin=f)
+    no_crash(r)
+    assert r.returncode == 0, r.stderr
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT c.name FROM frame_map f JOIN captures c USING (file_index) "
+                       "ORDER BY run_first").fetchall()
+    # p2 and p0 are merged (p0 first, by time); standard input comes after them.
+    assert [n for (n,) in rows] == [p0, p2, "-"], rows
+    assert b"standard input: timestamps go back" in r.stderr, r.stderr
+
+
+@test
+def more_overlapping_files_than_descriptors_is_a_clean_input_error():
+    import resource
+    copies = []
+    for k in range(12):  # the same capture 12 times: all overlap in time
+        copies.append(tmp("same%02d.pcap" % k))
+        shutil.copy(sample("ipv4-basic.pcap"), copies[-1])
+    lim = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (10, 10))
+    r = subprocess.run([TCBSCOPE, "analyze", "-q", "--json", "-"] + copies, capture_output=True,
+                       env=ENV, timeout=120, cwd=TMP, preexec_fn=lim)
+    no_crash(r)
+    assert r.returncode == 2, r.stderr
+    assert b"Too many open files" in r.stderr and b"ulimit -n" in r.stderr, r.stderr
+    assert r.stdout.count(b"\n") >= 1  # the files that could be opened were analysed
+
+
 def python_merge(paths, out):
     """mergecap's rule: the record with the smallest time next, ties to the file given first."""
     heads, streams = [], []
