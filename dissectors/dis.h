@@ -175,6 +175,9 @@ struct dis_frame {
     uint64_t file_frame; /* 1-based frame number within that file (as Wireshark shows it) */
 };
 
+/* How a file was compressed (detected by its magic bytes, not its name). */
+enum dis_compression { DIS_COMP_NONE = 0, DIS_COMP_GZIP, DIS_COMP_ZSTD };
+
 /* Per-input-file facts, for the sinks' `captures` table. */
 #define DIS_MAX_FILE_LINKTYPES 8
 struct dis_file_info {
@@ -194,9 +197,6 @@ struct dis_file_info {
     uint64_t unread;        /* with damaged: bytes from the damage to the end (uncompressed) */
     bool done;
 };
-
-/* How a file was compressed (detected by its magic bytes, not its name). */
-enum dis_compression { DIS_COMP_NONE = 0, DIS_COMP_GZIP, DIS_COMP_ZSTD };
 
 /* One maximal run of consecutive run frames from one file: run frames
  * run_first .. run_first+count-1 are frames file_first .. of file file_index. */

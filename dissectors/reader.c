@@ -343,6 +343,7 @@ static ssize_t rd_in_decode(struct rd_in *c, uint8_t *buf, size_t size)
     }
 }
 
+/* fopencookie read: the peeked decoded bytes first, then decoded data. */
 static ssize_t rd_in_read(void *cookie, char *buf, size_t size)
 {
     struct rd_in *c = cookie;
@@ -369,6 +370,7 @@ static int rd_in_free(struct rd_in *c)
     return rc;
 }
 
+/* fopencookie close. */
 static int rd_in_close(void *cookie)
 {
     return rd_in_free(cookie);
@@ -418,6 +420,7 @@ static FILE *rd_in_file(struct rd_in *c)
  * Opening and closing one input file.
  */
 
+/* Close an input file and free its reader; NULL is fine. */
 static void rd_src_close(struct rd_src *s)
 {
     if (!s)
@@ -432,12 +435,14 @@ static void rd_src_close(struct rd_src *s)
     free(s);
 }
 
+/* Is m (read big-endian) a classic pcap magic?  *ns: the nanosecond one. */
 static bool rd_is_pcap_magic(uint32_t m, bool *ns)
 {
     *ns = m == 0xA1B23C4Du || m == 0x4D3CB2A1u;
     return *ns || m == 0xA1B2C3D4u || m == 0xD4C3B2A1u;
 }
 
+/* 4 bytes as a big-endian number (how the magics are compared). */
 static uint32_t rd_be32(const uint8_t b[4])
 {
     return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
@@ -453,6 +458,7 @@ static enum dis_compression rd_z_magic(const uint8_t m[4])
     return DIS_COMP_NONE;
 }
 
+/* "gzip", "zstd" or "" for messages. */
 static const char *rd_z_name(enum dis_compression z)
 {
     return z == DIS_COMP_GZIP ? "gzip" : z == DIS_COMP_ZSTD ? "zstd" : "";
@@ -980,6 +986,7 @@ static void rd_plan(struct dis_reader *r)
                 r->nfiles);
 }
 
+/* File k is done: close it. */
 static void rd_finish_file(struct dis_reader *r, uint32_t k)
 {
     rd_src_close(r->file[k].src);
