@@ -2,9 +2,10 @@
 # Install what tcbscope needs to build and test on Debian 12 (run as root).
 # Both README quick-start commands call this; it does nothing when all is there.
 set -euo pipefail
-pkgs=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev libpcap-dev zlib1g-dev libzstd-dev libjson-c-dev
+pkgs=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev libpcap-dev libjson-c-dev
       libsqlite3-dev libcmocka-dev python3 python3-jsonschema sqlite3 jq valgrind)
 missing=()
+pkgs+=(zlib1g-dev libzstd-dev) # compressed captures (dissectors/reader.c)
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
 done
