@@ -36,15 +36,18 @@ static void on_reader_warning(void *ctx, const char *msg)
 static const char analyze_usage[] =
     "usage: tcbscope analyze [options] CAPTURE...\n"
     "\n"
-    "Read pcap/pcapng captures (\"-\" = standard input) as one stream and rebuild\n"
-    "every TCP connection's per-endpoint RFC 9293 state, its timeline and how it\n"
-    "opened and closed.\n"
+    "Read pcap/pcapng captures (\"-\" = standard input; gzip or zstd compressed;\n"
+    "a directory = the captures in it) as one stream and rebuild every TCP\n"
+    "connection's per-endpoint RFC 9293 state, its timeline and how it opened\n"
+    "and closed.  Several captures are merged by timestamp, as mergecap does.\n"
     "\n"
     "options:\n"
     "  -f, --filter EXPR      BPF filter (tcpdump syntax) applied to every frame\n"
     "      --db FILE          write an SQLite database (refuses an existing FILE)\n"
     "      --json FILE|-      write NDJSON, one connection per line (- = stdout)\n"
     "      --force            overwrite an existing --db / --json file\n"
+    "      --as-given         read the captures one after another in the order given,\n"
+    "                         not merged by timestamp\n"
     "      --idle-timeout SEC finish a connection idle this long (capture time; 300)\n"
     "      --time-wait SEC    TIME-WAIT length, 2*MSL (capture time; 60)\n"
     "      --verify-checksums check IPv4 and TCP checksums; bad segments change no state\n"
@@ -78,7 +81,7 @@ static bool parse_seconds(const char *s, uint64_t *ns)
 
 struct analyze_opts {
     const char *filter, *db, *json;
-    bool force, quiet, verify;
+    bool force, quiet, verify, as_given;
     int threads; /* 0 = choose */
     struct tcb_config tcb;
 };
@@ -123,6 +126,7 @@ static int parse_analyze(int argc, char **argv, struct analyze_opts *o, bool *he
         {"db", required_argument, NULL, 'D'},
         {"json", required_argument, NULL, 'J'},
         {"force", no_argument, NULL, 'F'},
+        {"as-given", no_argument, NULL, 'G'},
         {"idle-timeout", required_argument, NULL, 'I'},
         {"time-wait", required_argument, NULL, 'T'},
         {"verify-checksums", no_argument, NULL, 'C'},
@@ -144,6 +148,7 @@ static int parse_analyze(int argc, char **argv, struct analyze_opts *o, bool *he
         case 'D': o->db = optarg; break;
         case 'J': o->json = optarg; break;
         case 'F': o->force = true; break;
+        case 'G': o->as_given = true; break;
         case 'C': o->verify = true; break;
         case 'V': o->tcb.vlan_in_key = false; break;
         case 'q': o->quiet = true; break;
@@ -274,6 +279,7 @@ int cli_analyze(int argc, char **argv, const char *cmdline)
         sink_set_destroy(&set);
         return o.filter && strstr(err, "filter") ? CLI_EXIT_USAGE : CLI_EXIT_INPUT;
     }
+    dis_reader_set_as_given(rd, o.as_given);
     /* Two groups when the SQLite sink has company: it is the slowest, and
      * with 3 threads each group gets a thread.  The groups only borrow the
      * sinks; `set` owns, finishes (in its order) and destroys them. */
@@ -313,6 +319,8 @@ int cli_analyze(int argc, char **argv, const char *cmdline)
     int status = res.input_status;
     size_t nf;
     const struct dis_file_info *fi = dis_reader_files(rd, &nf);
+    size_t nmap;
+    const struct dis_frame_run *map = dis_reader_frame_map(rd, &nmap);
     struct sink_run_info run = {
         .version = TCBSCOPE_VERSION,
         .command_line = cmdline,
@@ -322,6 +330,9 @@ int cli_analyze(int argc, char **argv, const char *cmdline)
         .dis = &res.ds,
         .tcb = tcb_table_stats(tcb),
         .interrupted = interrupted != 0,
+        .as_given = o.as_given,
+        .frame_map = map,
+        .frame_map_count = nmap,
     };
     if (res.out_rc == SINK_EPIPE) {
         /* The reader of our standard output went away (| head): stop quietly,

@@ -345,6 +345,15 @@ static int packets(FILE *o, const struct cli_style *st, struct sink_db *db, cons
         cli_error("%s", err);
         goto input_error;
     }
+    /* Read the files in the order the analysis did, so frame numbers agree
+     * (a database from before `as_given` was recorded read them as given). */
+    int64_t as_given = 1;
+    if (sink_db_run_int(db, "as_given", &as_given, err) < 0) {
+        dis_reader_close(rd);
+        cli_error("%s", err);
+        goto input_error;
+    }
+    dis_reader_set_as_given(rd, as_given != 0);
 
     /* A SYN that started the next incarnation of the tuple is recorded in this
      * connection (cause new_incarnation) but is that incarnation's first segment. */

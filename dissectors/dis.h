@@ -2,7 +2,7 @@
  * dis.h - public interface of the dissectors module.
  *
  * Owns: reading capture files (classic pcap through libpcap, pcapng block by
- * block), BPF filtering, and decoding one captured frame (link layer, IPv4,
+ * block, gzip/zstd-compressed, several merged by timestamp), BPF filtering, and decoding one captured frame (link layer, IPv4,
  * IPv6, TCP with options) into a plain struct.  Every read of packet bytes
  * goes through the bounds-checked cursor in dis_int.h.
  *
@@ -250,25 +250,41 @@ struct dis_frame {
     const uint8_t *data; /* valid until the next dis_reader_next() */
     uint32_t caplen, wirelen;
     uint64_t ts_ns;
-    uint64_t frame;  /* 1-based across the run */
+    uint64_t frame;  /* 1-based across the run (the merged stream, as Wireshark numbers a
+                        mergecap'd file) */
     int linktype;
-    uint32_t file_index; /* index into the file list given to dis_reader_open() */
+    uint32_t file_index; /* index into dis_reader_files() */
+    uint64_t file_frame; /* 1-based frame number within that file (as Wireshark shows it) */
 };
+
+/* How a file was compressed (detected by its magic bytes, not its name). */
+enum dis_compression { DIS_COMP_NONE = 0, DIS_COMP_GZIP, DIS_COMP_ZSTD };
 
 /* Per-input-file facts, for the sinks' `captures` table. */
 #define DIS_MAX_FILE_LINKTYPES 8
 struct dis_file_info {
-    const char *name;       /* as given on the command line ("-" for stdin) */
+    const char *name;       /* as given ("-" for stdin); DIR/NAME for a directory's captures */
     bool pcapng;
     bool nanosecond;        /* classic pcap: ns magic; pcapng: resolution finer than 1 us */
+    uint8_t compression;    /* enum dis_compression */
     uint32_t linktypes[DIS_MAX_FILE_LINKTYPES];
     uint8_t linktype_count;
     uint64_t frames;        /* frames read (before the BPF filter) */
     uint64_t frames_matched; /* frames passed by the filter */
-    uint64_t bytes;         /* file bytes consumed so far (for progress) */
+    uint64_t bytes;         /* file bytes consumed so far (compressed bytes for a compressed
+                               file: for progress against dis_reader_total_bytes()) */
     uint64_t first_ns, last_ns; /* of frames read; 0/0 when none */
     bool truncated;         /* file ended inside a record (warned) */
+    bool damaged;           /* a format error after good frames: the rest was not read */
+    uint64_t unread;        /* with damaged: bytes from the damage to the end (uncompressed) */
     bool done;
+};
+
+/* One maximal run of consecutive run frames from one file: run frames
+ * run_first .. run_first+count-1 are frames file_first .. of file file_index. */
+struct dis_frame_run {
+    uint32_t file_index;
+    uint64_t run_first, file_first, count;
 };
 
 /* Warnings (truncated file, timestamps going back between files, ...).
@@ -277,51 +293,96 @@ typedef void (*dis_warn_fn)(void *ctx, const char *msg);
 
 struct dis_reader;
 
+/* Most captures one run reads (after expanding directories). */
+#define DIS_MAX_FILES 100000u
+
 /*
- * Open a run over files[0..nfiles) read as one stream in the given order
- * ("-" = standard input).  filter may be NULL or a BPF expression; it is
- * compiled per link type (pcapng files may mix them).  The file names must
- * outlive the reader.  Files are opened one after another as the stream
- * reaches them, so an error in a later file comes from dis_reader_next().
- * Returns 0 and *out, or a negative value with a one-line message in err
- * (bad filter: the message names the filter problem; unreadable first file:
- * the message names the file).
- * The filter is copied; it is compiled here for EN10MB, so a syntax error is
- * "invalid filter 'EXPR': <libpcap's reason>".  nfiles may be 0 (an empty
- * stream).  The first file is opened here, later ones by dis_reader_next().
+ * Open a run over files[0..nfiles) ("-" = standard input).  filter may be
+ * NULL or a BPF expression; it is compiled per link type (pcapng files may
+ * mix them).  The file names must outlive the reader.
+ *
+ * A directory stands for every capture directly in it (no recursion): its
+ * regular files whose first bytes are a pcap, pcapng, gzip or zstd magic, in
+ * name order (version sort: rot.pcap2 before rot.pcap10); other entries are
+ * skipped with one warning each (subdirectories too).  A directory with no
+ * capture stays in the list as itself and is an error (-ENODATA, "DIR: no
+ * capture files in this directory") when reached.  dis_reader_files() lists
+ * the captures found, not the arguments.
+ *
+ * Nothing is opened here but directories: every problem with a file (missing,
+ * not a capture, bad header) is an error from dis_reader_next() naming it,
+ * and the other files are still read.  Returns 0 and *out, or a negative
+ * value with a one-line message in err: -ENOMEM, -EINVAL for a bad filter
+ * ("invalid filter 'EXPR': <libpcap's reason>"; compiled here for EN10MB),
+ * -E2BIG past DIS_MAX_FILES captures.  nfiles may be 0 (an empty stream).
  */
 int dis_reader_open(struct dis_reader **out, const char *const *files, size_t nfiles,
                     const char *filter, dis_warn_fn warn, void *warn_ctx, char err[TCBS_ERRLEN]);
 
 /*
+ * Read the files one after another in the order given (true) instead of by
+ * time (the default, false).  Call before the first dis_reader_next().
+ *
+ * By time: the first frame of every file is peeked (each file opened and
+ * closed again), the files are sorted by that timestamp (stable: ties keep
+ * the given order; files without a frame -- empty, unreadable -- go last, in
+ * the given order) and files whose times overlap are merged as mergecap
+ * does: the frame with the smallest timestamp next, ties to the file given
+ * first.  A file is opened when the merge reaches its
+ * first timestamp and closed at its end, so only files overlapping in time
+ * are open at once (each holds an open descriptor and ~0.6 MiB of buffers;
+ * past the process's descriptor limit a file is an EMFILE error).  Standard
+ * input and other files that cannot be read twice (FIFOs) are not peeked:
+ * each is read alone, where it was given, and the files between two of them
+ * are merged among themselves.  When the order used differs from the order
+ * given, one warning: "reading N files in timestamp order, not as given;
+ * --as-given to keep it".
+ */
+void dis_reader_set_as_given(struct dis_reader *r, bool as_given);
+
+/*
  * Next frame that passes the filter.  Returns 1 with *f filled, 0 at the end
- * of the last file, or a negative value with a one-line message in err (a file
- * that cannot be opened or is not a capture).  After an error the frames
- * already returned stay valid results; the caller may stop or call again to
- * go on with the next file.  A file that ends inside a record is not an
- * error: it is warned about and the stream goes on with the next file.
- * In detail (every message starts "FILE: "; "-" shows as standard input):
- *  - negative errno: cannot open (-ENOENT, -EACCES...), a directory
- *    (-EISDIR), empty / not a capture / bad pcap or pcapng header (-EINVAL),
- *    a read error mid-file (-EIO; the rest of that file is skipped), -ENOMEM;
- *  - warning, rest of the file skipped, earlier frames kept: a format problem
- *    after a good header (pcapng bad block length or trailing length, block
- *    over 256 MiB, packet on an unknown interface, captured length past its
- *    block; libpcap's "invalid packet capture length");
- *  - warning, info.truncated: the file ends inside a record;
- *  - warning once per file: its first timestamp is before the previous
- *    frame's ("timestamps go back N.NNN s from the previous file");
+ * of the input, or a negative value with a one-line message in err (every
+ * message starts "FILE: "; "-" shows as standard input).  After an error the
+ * frames already returned stay valid results and the caller calls again to
+ * go on with the other files; the file in error is not read further.
+ *  - negative errno: cannot open (-ENOENT, -EACCES, -EMFILE...), a directory
+ *    that cannot be read (-EISDIR) or holds no capture (-ENODATA), empty / not a capture / bad pcap or pcapng header / not a
+ *    capture once decompressed (-EINVAL), a read or decompression error
+ *    (-EIO), -ENOMEM;
+ *  - -EBADMSG: damage after a good header (a record past libpcap's maximum
+ *    length, a pcapng block with a bad length or trailing length, a block
+ *    over 256 MiB, a packet on an unknown interface or whose captured length
+ *    is past its block): "FILE: damaged at byte N: PROBLEM; K frames before
+ *    it kept, M bytes not read" (info.damaged, info.unread = M);
+ *  - warning, info.truncated: the file ends inside a record (a capture cut
+ *    short or still being written), or a compressed stream ends early;
+ *  - warning once per file: its first frame is before the previous frame
+ *    ("timestamps go back N.NNN s from the previous file"; only when files
+ *    are read as given, or around standard input);
  *  - warning once per link type: the filter does not compile for it (e.g.
  *    "ether host" on RAW); its frames are dropped, as none could match.
+ * Compressed files (gzip, zstd; also on standard input) are detected by
+ * their magic and read as if decompressed.
  * f->frame counts every frame read, filtered out or not, so numbers match
- * Wireshark's on the unfiltered files.
+ * Wireshark's on the unfiltered (merged) files.
  */
 int dis_reader_next(struct dis_reader *r, struct dis_frame *f, char err[TCBS_ERRLEN]);
 
-/* Per-file facts (n = nfiles); valid until dis_reader_close(). */
+/* Per-file facts (n = captures after expanding directories); valid until
+ * dis_reader_close(). */
 const struct dis_file_info *dis_reader_files(const struct dis_reader *r, size_t *n);
 
-/* Total size in bytes of the regular input files (0 when unknown, e.g. stdin). */
+/*
+ * How run frame numbers map to files so far: one dis_frame_run per maximal
+ * run of consecutive frames from one file, in run order (n of them).  Grows
+ * by one 32-byte entry each time the merged stream switches file.  Valid
+ * until the next dis_reader_next() or dis_reader_close().
+ */
+const struct dis_frame_run *dis_reader_frame_map(const struct dis_reader *r, size_t *n);
+
+/* Total size in bytes of the regular input files as stored (compressed
+ * size for compressed ones; 0 when unknown, e.g. stdin). */
 uint64_t dis_reader_total_bytes(const struct dis_reader *r);
 
 /* Free everything; NULL is fine. */

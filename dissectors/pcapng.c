@@ -10,8 +10,8 @@
  * cursor of dis_int.h, and a claimed block length only grows the buffer as
  * the bytes actually arrive.
  *
- * Leaves to reader.c: opening files, format detection, the filter, frame
- * numbers and the messages' file names.
+ * Leaves to reader.c: opening files, decompression, format detection, the
+ * filter, frame numbers, merging and the messages' file names.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -109,7 +109,7 @@ static int ng_fill(struct dis_ng *ng, size_t off, size_t n, size_t *got, char ms
             want = ng->cap - pos;
         size_t k = fread_unlocked(ng->buf + pos, 1, want, ng->fp); /* one thread per file */
         have += k;
-        ng->info->bytes += k;
+        ng->pos += k;
         if (k < want) {
             *got = have;
             if (ferror(ng->fp)) {
@@ -348,6 +348,7 @@ static int ng_block(struct dis_ng *ng, size_t pre, bool *eof, uint32_t *type_out
     size_t got;
     int rc;
     *eof = false;
+    ng->block_start = ng->pos - pre;
     if ((rc = ng_reserve(ng, NG_CHUNK)) < 0) {
         snprintf(msg, TCBS_ERRLEN, "out of memory");
         return rc;
@@ -435,7 +436,7 @@ int dis_ng_open(struct dis_ng *ng, FILE *fp, const uint8_t magic[4], struct dis_
         return rc;
     }
     memcpy(ng->buf, magic, 4);
-    info->bytes += 4;
+    ng->pos = 4;
     bool eof;
     uint32_t type = 0;
     struct dis_ng_frame unused;

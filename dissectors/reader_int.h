@@ -29,12 +29,13 @@ struct dis_ng_iface {
 };
 
 /*
- * State of one pcapng file being read.  buf (the block buffer) and ifs are
- * kept across files so a run allocates them once; dis_ng_free() releases them.
+ * State of one pcapng file being read.  Each open file has its own (files
+ * are merged by timestamp, so several are read at once); dis_ng_free()
+ * releases buf (the block buffer) and ifs.
  */
 struct dis_ng {
     FILE *fp;                   /* not owned */
-    struct dis_file_info *info; /* bytes, linktypes and nanosecond are updated */
+    struct dis_file_info *info; /* linktypes and nanosecond are updated */
     bool be;                    /* current section is big-endian */
     struct dis_ng_iface *ifs;
     uint32_t nifs, cap_ifs;
@@ -42,6 +43,8 @@ struct dis_ng {
     size_t cap;
     uint64_t last_ts;     /* timestamp given to Simple Packet Blocks */
     uint64_t trunc_bytes; /* after DIS_NG_TRUNCATED: bytes of the partial block */
+    uint64_t pos;         /* bytes of the file read so far (from its first byte) */
+    uint64_t block_start; /* file offset of the block being read (after MALFORMED: the bad one) */
 };
 
 /* One packet out of a pcapng file; data points into ng->buf. */
@@ -64,6 +67,8 @@ enum dis_ng_rc {
  * Start reading a pcapng file from fp, whose first 4 bytes (the Section
  * Header Block type, given in magic) were already read.  Reads and checks the
  * whole first Section Header Block.  Keeps buf/ifs of an earlier file.
+ * ng->pos counts the bytes read (4 after the magic) for progress and for
+ * saying where the file is damaged.
  * Returns 0, or a negative errno with a message (without the file name) in
  * msg: -EIO on a read error, -EINVAL when the section header is truncated or
  * malformed, -ENOMEM.

@@ -26,6 +26,11 @@ struct sink_run_info {
     const struct dis_stats *dis;
     const struct tcb_stats *tcb;
     bool interrupted;          /* Ctrl-C: results are what was analysed so far */
+    bool as_given;             /* files read one after another, not merged by time */
+    /* Run frame number -> file and frame in it: one entry per maximal run of
+     * consecutive frames from one file (dis_reader_frame_map()); may be NULL. */
+    const struct dis_frame_run *frame_map;
+    size_t frame_map_count;
 };
 
 struct sink;

@@ -178,6 +178,13 @@ static void build_schema(struct sbuf *b)
               "  truncated INTEGER NOT NULL CHECK (truncated IN (0, 1))\n"
               ");\n");
 
+    sb_add(b, "CREATE TABLE frame_map (\n"
+              "  file_index INTEGER NOT NULL REFERENCES captures(file_index),\n"
+              "  run_first INTEGER PRIMARY KEY,\n"
+              "  file_first INTEGER NOT NULL,\n"
+              "  count INTEGER NOT NULL\n"
+              ");\n");
+
     sb_add(b, "CREATE TABLE run (\n"
               "  key TEXT PRIMARY KEY,\n"
               "  value\n"
@@ -619,6 +626,7 @@ static int write_run(struct sqlite_sink *s, const struct sink_run_info *run, sql
     rc |= run_int(s, st, "interrupted", run->interrupted);
     rc |= run_int(s, st, "schema_version", SINK_SQLITE_SCHEMA_VERSION);
     rc |= run_int(s, st, "files", run->file_count);
+    rc |= run_int(s, st, "as_given", run->as_given);
 
     if (run->dis != NULL) {
         const struct dis_stats *d = run->dis;
@@ -696,6 +704,22 @@ static int write_captures(struct sqlite_sink *s, const struct sink_run_info *run
     return 0;
 }
 
+/* One frame_map row per run of consecutive frames from one file. */
+static int write_frame_map(struct sqlite_sink *s, const struct sink_run_info *run,
+                           sqlite3_stmt *st)
+{
+    for (size_t i = 0; run->frame_map && i < run->frame_map_count; i++) {
+        const struct dis_frame_run *m = &run->frame_map[i];
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)m->file_index);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)m->run_first);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)m->file_first);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)m->count);
+        if (step(s, st) != 0)
+            return s->failed;
+    }
+    return 0;
+}
+
 static void finalize_all(struct sqlite_sink *s)
 {
     for (int k = 0; k < BATCH_KINDS; k++) {
@@ -728,6 +752,13 @@ static int sq_finish(struct sink *base, const struct sink_run_info *run, char er
     if (prepare(s, "INSERT INTO captures VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", &st, err) != 0)
         return s->failed;
     rc = write_captures(s, run, st);
+    sqlite3_finalize(st);
+    if (rc != 0)
+        return fail(s, rc, err, "%s", "");
+
+    if (prepare(s, "INSERT INTO frame_map VALUES (?, ?, ?, ?)", &st, err) != 0)
+        return s->failed;
+    rc = write_frame_map(s, run, st);
     sqlite3_finalize(st);
     if (rc != 0)
         return fail(s, rc, err, "%s", "");

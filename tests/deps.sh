@@ -6,6 +6,7 @@ pkgs=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev libpcap-dev libj
       libsqlite3-dev libcmocka-dev python3 python3-jsonschema sqlite3 jq valgrind
       chromium fonts-dejavu-core)
 missing=()
+pkgs+=(zlib1g-dev libzstd-dev) # compressed captures (dissectors/reader.c)
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
 done

@@ -3,9 +3,10 @@
  *
  * Input: a whole capture file (classic pcap, pcapng or anything).  It is
  * written to a memfd and read to the end by name (/proc/self/fd/N), twice:
- * once alone without a filter, once as two files in a row with a BPF filter
- * (frame numbering across files, the going-back warning, filters compiled
- * for whatever link types the input names).  Every frame's bytes are touched
+ * once alone without a filter, once as two files with a BPF filter (merged
+ * by timestamp: frame numbering across files, the frame map, filters
+ * compiled for whatever link types the input names).  Compressed inputs
+ * (gzip, zstd magic) are decompressed by the reader like any file.  Every frame's bytes are touched
  * so ASan sees a frame that points outside its buffer; the per-file facts'
  * invariants are checked.  Leaves decoding frames to fuzz_dissect.
  */

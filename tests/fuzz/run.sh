@@ -43,6 +43,8 @@ if [ ${#caps[@]} -gt 0 ]; then
         [ "$(stat -c %s "$f")" -le 65536 ] && cp "$f" "$corpus/seeds-files/"
     done
 fi
+# Compressed captures (gzip, zstd) seed the file targets too (the reader decompresses).
+find samples -maxdepth 1 -type f \( -name '*.gz' -o -name '*.zst' \) -exec cp {} "$corpus/seeds-files/" \;
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

@@ -11,6 +11,10 @@ in expected.json comes from that construction, never from tcbscope's output:
   stderr   regular expressions stderr must match (warnings the user must see)
   db       false when no database may be written (the input was refused)
   files    the captures to give, in order (default: the one named by the key)
+  args     more options for tcbscope analyze (e.g. --as-given)
+A case whose bytes are None only adds an expectation over other files.
+A file that cannot be read is an input error (exit 2) like any other bad
+file: the other files are read and the outputs are written.
 Python 3 standard library only; the output is deterministic.
 """
 import json
@@ -70,6 +74,27 @@ def record(frame, ts=0.0, caplen=None, wirelen=None, data=None):
                        len(frame) if wirelen is None else wirelen) + data
 
 
+def ng_block(btype, body):
+    """One little-endian pcapng block: type, length, body padded to 4, length."""
+    body += b"\0" * (-len(body) % 4)
+    n = 12 + len(body)
+    return struct.pack("<II", btype, n) + body + struct.pack("<I", n)
+
+
+def ng_head():
+    """Section header (version 1.0, unknown length) and one Ethernet interface."""
+    shb = ng_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    return shb + ng_block(1, struct.pack("<HHI", LINKTYPE_EN10MB, 0, 0))
+
+
+def ng_epb(i=0, ts=None):
+    """An Enhanced Packet Block holding the SYN of connection i (microsecond ticks)."""
+    frame = eth(ipv4(tcp(sport=40000 + i)))
+    t = (TS0 * 1000000) + int(round((i * 0.001 if ts is None else ts) * 1e6))
+    return ng_block(6, struct.pack("<IIIII", 0, t >> 32, t & 0xFFFFFFFF, len(frame), len(frame))
+                    + frame)
+
+
 def good(i=0, flags=SYN, ts=None):
     """A plain TCP segment (a SYN of connection i)."""
     return record(eth(ipv4(tcp(sport=40000 + i, flags=flags))), ts=i * 0.001 if ts is None else ts)
@@ -77,14 +102,15 @@ def good(i=0, flags=SYN, ts=None):
 
 def build():
     """Yield (file name, bytes, expectation) for every case."""
-    # --- file level: the input is refused (exit 2), no database is written.
+    # --- file level: the file cannot be read (exit 2); the outputs are still
+    # written, with nothing in them.
     yield ("bad-magic.pcap", struct.pack("<I", 0xDEADBEEF) + pcap_header()[4:] + good(),
-           {"exit": 2, "db": False, "stderr": ["bad-magic\\.pcap"]})
+           {"exit": 2, "run": {"frames": 0}, "stderr": ["bad-magic\\.pcap"]})
     yield ("wrong-version.pcap", pcap_header(major=1, minor=0) + good(),
-           {"exit": 2, "db": False, "stderr": ["wrong-version\\.pcap"]})
+           {"exit": 2, "run": {"frames": 0}, "stderr": ["wrong-version\\.pcap"]})
     yield ("short-header.pcap", pcap_header()[:10],
-           {"exit": 2, "db": False, "stderr": ["short-header\\.pcap"]})
-    yield ("empty.pcap", b"", {"exit": 2, "db": False, "stderr": ["empty\\.pcap"]})
+           {"exit": 2, "run": {"frames": 0}, "stderr": ["short-header\\.pcap"]})
+    yield ("empty.pcap", b"", {"exit": 2, "run": {"frames": 0}, "stderr": ["empty\\.pcap"]})
 
     # --- header fields out of range that libpcap and we must live with.
     three = good(0) + good(1) + good(2)
@@ -99,13 +125,35 @@ def build():
     yield ("caplen-over-snaplen.pcap", pcap_header(snaplen=64) + record(big) + good(1, ts=0.002),
            {"exit": 0, "run": {"frames": 2, "tcp_segments": 2, "engine.connections": 2}})
 
-    # caplen past any link type's maximum (256 KiB): a damaged record; the frame
-    # before it is kept, the rest of the file skipped, the user warned.
-    yield ("caplen-over-max.pcap",
-           pcap_header() + good(0) + record(b"", caplen=0x7FFFFFFF, wirelen=60, data=b"\0" * 60)
-           + good(1),
-           {"exit": 0, "run": {"frames": 1, "tcp_segments": 1},
-            "stderr": ["caplen-over-max\\.pcap.*(capture length|caplen)"]})
+    # caplen past any link type's maximum (256 KiB): a damaged record, an
+    # input error; the frame before it is kept, the rest of the file (the bad
+    # record and the good one after it) is not read, and the message says
+    # where the damage starts and how many bytes that is.
+    bad = record(b"", caplen=0x7FFFFFFF, wirelen=60, data=b"\0" * 60)
+    head = pcap_header() + good(0)
+    yield ("caplen-over-max.pcap", head + bad + good(1),
+           {"exit": 2, "run": {"frames": 1, "tcp_segments": 1},
+            "stderr": [f"caplen-over-max\\.pcap: damaged at byte {len(head)}: .*capture length"
+                       f".*1 frame before it kept, {len(bad) + len(good(1))} bytes not read"]})
+
+    # pcapng: a block whose length is not a multiple of 4 after a good packet:
+    # damage (exit 2), the block and the packet after it not read.
+    nhead = ng_head() + ng_epb(0)
+    nbad = struct.pack("<II", 6, 30) + b"\0" * 24
+    yield ("pcapng-bad-length.pcapng", nhead + nbad + ng_epb(1),
+           {"exit": 2, "run": {"frames": 1, "tcp_segments": 1},
+            "stderr": [f"pcapng-bad-length\\.pcapng: damaged at byte {len(nhead)}: bad block "
+                       f"length 30.*1 frame before it kept, {len(nbad) + len(ng_epb(1))} bytes "
+                       "not read"]})
+    # ... and a packet on an interface never described.
+    unknown = ng_block(6, struct.pack("<IIIII", 5, 0, 0, 4, 4) + b"\0" * 4)
+    yield ("pcapng-unknown-if.pcapng", nhead + unknown + ng_epb(1),
+           {"exit": 2, "run": {"frames": 1, "tcp_segments": 1},
+            "stderr": ["pcapng-unknown-if\\.pcapng: damaged at byte .*unknown interface 5"]})
+    # A last block cut short (a capture still being written): a warning only.
+    yield ("pcapng-cut.pcapng", nhead + ng_epb(1) + ng_epb(2)[:30],
+           {"exit": 0, "run": {"frames": 2, "tcp_segments": 2},
+            "stderr": ["pcapng-cut\\.pcapng.*truncated"]})
 
     # caplen > wirelen: the wire length is a lie, the captured bytes are used.
     f = eth(ipv4(tcp()))
@@ -131,12 +179,22 @@ def build():
             + c(ACK, 2.0, seq=1001, ack=5001) + c(ACK | FIN, 1.0, seq=1001, ack=5001))
     yield ("ts-backwards.pcap", pcap_header() + back,
            {"exit": 0, "run": {"frames": 4, "tcp_segments": 4, "engine.connections": 1}})
-    # ... and between two files: warned once.
+    # ... and between two files: read in timestamp order, the user told once;
+    # with --as-given read as given and the step back warned once.
     yield ("ts-later.pcap", pcap_header() + good(0, ts=100.0) + good(1, ts=101.0), None)
     yield ("ts-earlier.pcap", pcap_header() + good(2, ts=1.0) + good(3, ts=2.0),
            {"files": ["ts-later.pcap", "ts-earlier.pcap"], "exit": 0,
-            "run": {"frames": 4, "tcp_segments": 4, "files": 2},
+            "run": {"frames": 4, "tcp_segments": 4, "files": 2, "as_given": 0},
+            "stderr": ["reading 2 files in timestamp order, not as given"]})
+    yield ("ts-earlier-as-given", None,
+           {"files": ["ts-later.pcap", "ts-earlier.pcap"], "args": ["--as-given"], "exit": 0,
+            "run": {"frames": 4, "tcp_segments": 4, "files": 2, "as_given": 1},
             "stderr": ["ts-earlier\\.pcap.*timestamps go back"]})
+    # A bad FIRST file is an input error like any other: the next file is read.
+    yield ("bad-first", None,
+           {"files": ["empty.pcap", "ts-later.pcap"], "exit": 2,
+            "run": {"frames": 2, "tcp_segments": 2, "files": 2, "engine.connections": 2},
+            "stderr": ["empty\\.pcap: empty file"]})
 
     # Zero-length frames (caplen 0; wire length 0 and 60).
     z = record(b"") + record(b"", ts=0.001) + record(b"", wirelen=60, ts=0.002)
@@ -202,8 +260,9 @@ def main():
     os.makedirs(out, exist_ok=True)
     expected = {}
     for name, data, exp in build():
-        with open(os.path.join(out, name), "wb") as f:
-            f.write(data)
+        if data is not None:
+            with open(os.path.join(out, name), "wb") as f:
+                f.write(data)
         if exp is not None:
             expected[name] = exp
     with open(os.path.join(out, "expected.json"), "w") as f:

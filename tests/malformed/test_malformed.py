@@ -45,7 +45,8 @@ def main():
         with tempfile.TemporaryDirectory() as tmp:
             db = os.path.join(tmp, "out.db")
             js = os.path.join(tmp, "out.json")
-            cmd = [exe, "analyze", "--quiet", "--hash-seed", "1", "--db", db, "--json", js] + files
+            cmd = ([exe, "analyze", "--quiet", "--hash-seed", "1", "--db", db, "--json", js]
+                   + exp.get("args", []) + files)
             try:
                 p = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=120)
             except subprocess.TimeoutExpired:
