@@ -355,12 +355,6 @@ static int packets(FILE *o, const struct cli_style *st, struct sink_db *db, cons
     }
     dis_reader_set_as_given(rd, as_given != 0);
 
-    /* A SYN that started the next incarnation of the tuple is recorded in this
-     * connection (cause new_incarnation) but is that incarnation's first segment. */
-    uint64_t stop_frame = UINT64_MAX;
-    for (size_t k = 0; k < nev; k++)
-        if (ev[k].cause == TCB_CAUSE_NEW_INCARNATION && ev[k].frame && ev[k].frame < stop_frame)
-            stop_frame = ev[k].frame;
     bool *matched = calloc(nev ? nev : 1, sizeof(*matched));
     if (!matched) {
         dis_reader_close(rd);
@@ -384,11 +378,12 @@ static int packets(FILE *o, const struct cli_style *st, struct sink_db *db, cons
             status = CLI_EXIT_INPUT;
             continue;
         }
-        if (f.ts_ns > c->last_ns && f.frame > (nev ? ev[nev - 1].frame : 0))
-            break; /* past the connection's last packet (captures are in time order) */
-        if (f.frame >= stop_frame)
+        /* The connection's segments are its tuple's frames from its first to
+         * its last segment, numbered as the analysis numbered the run (the
+         * same file order, read again). */
+        if (f.frame > c->last_frame)
             break;
-        if (f.ts_ns < c->first_ns)
+        if (f.frame < c->first_frame)
             continue;
         if (dis_decode(f.linktype, f.data, f.caplen, f.wirelen, false, &p) != DIS_SKIP_NONE)
             continue;
@@ -452,7 +447,8 @@ static int packets(FILE *o, const struct cli_style *st, struct sink_db *db, cons
                      tcb_state_name((enum tcb_state)ev[k].to), st->reset);
 #undef NOTE
         char t[32], fl[48], flb[52], opts[64], ack[16] = "", win[16];
-        cli_reltime(f.ts_ns - c->first_ns, t);
+        /* A frame dated before the first segment was taken then by the engine. */
+        cli_reltime(f.ts_ns >= c->first_ns ? f.ts_ns - c->first_ns : 0, t);
         sink_flag_label(p.tcp_flags, fl, sizeof(fl));
         snprintf(flb, sizeof(flb), "[%s]", fl);
         if ((p.tcp_flags & DIS_TH_ACK) && other->seen)
@@ -479,7 +475,7 @@ static int packets(FILE *o, const struct cli_style *st, struct sink_db *db, cons
                 snprintf(fr, sizeof(fr), "%llu", (unsigned long long)ev[k].frame);
             char t[32];
             fprintf(o, "  %7s %11s     %s%s %s>%s (%s)%s\n", fr,
-                    cli_reltime(ev[k].ts_ns - c->first_ns, t), st->dim,
+                    cli_reltime(ev[k].ts_ns >= c->first_ns ? ev[k].ts_ns - c->first_ns : 0, t), st->dim,
                     tcb_endpoint_name((enum tcb_endpoint)ev[k].endpoint),
                     tcb_state_name((enum tcb_state)ev[k].from),
                     tcb_state_name((enum tcb_state)ev[k].to),

@@ -364,7 +364,7 @@ int sink_db_find_conns(struct sink_db *db, uint64_t id, const char *ip_a, uint16
         "SELECT id, client_ip, client_port, server_ip, server_port, ip_version, "
         "coalesce(vlan, -1), incarnation, open_kind, handshake, close_kind, client_final_state, "
         "server_final_state, first_ns, last_ns, packets_c2s, packets_s2c, data_bytes_c2s, "
-        "data_bytes_s2c, zeek_history FROM connections ";
+        "data_bytes_s2c, zeek_history, first_frame, last_frame FROM connections ";
     char sql[1024];
     sqlite3_stmt *st;
     struct sink_db_conn *v = NULL;
@@ -419,6 +419,8 @@ int sink_db_find_conns(struct sink_db *db, uint64_t id, const char *ip_a, uint16
         c->data_bytes[TCB_CLIENT] = (uint64_t)sqlite3_column_int64(st, 17);
         c->data_bytes[TCB_SERVER] = (uint64_t)sqlite3_column_int64(st, 18);
         copy_text(c->zeek_history, sizeof(c->zeek_history), st, 19);
+        c->first_frame = (uint64_t)sqlite3_column_int64(st, 20);
+        c->last_frame = (uint64_t)sqlite3_column_int64(st, 21);
     }
     if ((rc = rows_done(db, st, rc, v, err)) == 0) {
         *rows = v;

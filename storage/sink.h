@@ -188,6 +188,7 @@ struct sink_db_conn {
     char open_kind[24], handshake[24], close_kind[24];
     char client_final_state[16], server_final_state[16];
     uint64_t first_ns, last_ns;
+    uint64_t first_frame, last_frame; /* run frame numbers of its first and last segment */
     uint64_t packets[2], data_bytes[2]; /* by enum tcb_endpoint of the sender */
     char zeek_history[TCB_ZEEK_HISTORY_MAX];
 };
