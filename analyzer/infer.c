@@ -120,7 +120,8 @@ static bool tcb_next_edge(const struct tcb_ep *e, enum tcb_state *to, enum tcb_c
         }
         return false;
     case TCB_ESTABLISHED:
-        /* Whichever came first: the peer's FIN (CLOSE-WAIT) or our own (FIN-WAIT-1). */
+        /* Whichever came first: the peer's FIN (§3.10.7.4 eighth check: CLOSE-WAIT)
+         * or our own (§3.10.4 CLOSE call: send FIN, FIN-WAIT-1). */
         if (ep_has(e, EP_GOT_FIN) && (!ep_has(e, EP_FIN) || e->ord_got_fin < e->ord_fin)) {
             *to = TCB_CLOSE_WAIT, *why = TCB_CAUSE_RCV_FIN;
             return true;
@@ -131,7 +132,8 @@ static bool tcb_next_edge(const struct tcb_ep *e, enum tcb_state *to, enum tcb_c
         }
         return false;
     case TCB_FIN_WAIT_1:
-        /* §3.10.7.4: our FIN ACKed first: FIN-WAIT-2; the peer's FIN first: CLOSING */
+        /* §3.10.7.4 fifth check: our FIN ACKed first: FIN-WAIT-2;
+         * eighth check: the peer's FIN first: CLOSING */
         if (ep_has(e, EP_GOT_ACK_FIN) &&
             (!ep_has(e, EP_GOT_FIN) || e->ord_ack_fin < e->ord_got_fin)) {
             *to = TCB_FIN_WAIT_2, *why = TCB_CAUSE_RCV_ACK_OF_FIN;
@@ -143,30 +145,34 @@ static bool tcb_next_edge(const struct tcb_ep *e, enum tcb_state *to, enum tcb_c
         }
         return false;
     case TCB_FIN_WAIT_2:
+        /* §3.10.7.4 eighth check: FIN in FIN-WAIT-2: TIME-WAIT */
         if (ep_has(e, EP_GOT_FIN)) {
             *to = TCB_TIME_WAIT, *why = TCB_CAUSE_RCV_FIN;
             return true;
         }
         return false;
     case TCB_CLOSE_WAIT:
+        /* §3.10.4: CLOSE in CLOSE-WAIT: send FIN, LAST-ACK */
         if (ep_has(e, EP_FIN)) {
             *to = TCB_LAST_ACK, *why = TCB_CAUSE_SND_FIN;
             return true;
         }
         return false;
     case TCB_CLOSING:
+        /* §3.10.7.4 fifth check: our FIN ACKed in CLOSING: TIME-WAIT */
         if (ep_has(e, EP_GOT_ACK_FIN)) {
             *to = TCB_TIME_WAIT, *why = TCB_CAUSE_RCV_ACK_OF_FIN;
             return true;
         }
         return false;
     case TCB_LAST_ACK:
+        /* §3.10.7.4 fifth check: our FIN ACKed in LAST-ACK: CLOSED */
         if (ep_has(e, EP_GOT_ACK_FIN)) {
             *to = TCB_CLOSED, *why = TCB_CAUSE_RCV_ACK_OF_FIN;
             return true;
         }
         return false;
-    default: /* TIME-WAIT leaves by timer or a new incarnation only */
+    default: /* TIME-WAIT leaves by its 2*MSL timer (§3.10.8) or a new incarnation only */
         return false;
     }
 }
