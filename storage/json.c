@@ -230,9 +230,9 @@ static char *format_line(char *p, const struct sink_conn_row *row, const struct 
         p = put_u64(p, e->ts_ns);
         p = PUT_LIT(p, ",\"endpoint\":");
         p = put_word(p, tcb_endpoint_name(e->endpoint));
-        p = PUT_LIT(p, ",\"from\":");
+        p = PUT_LIT(p, ",\"from_state\":");
         p = put_word(p, tcb_state_name(e->from));
-        p = PUT_LIT(p, ",\"to\":");
+        p = PUT_LIT(p, ",\"to_state\":");
         p = put_word(p, tcb_state_name(e->to));
         p = PUT_LIT(p, ",\"cause\":");
         p = put_word(p, tcb_cause_name(e->cause));

@@ -63,7 +63,7 @@ struct sink *sink_summary_new(FILE *out, bool color);
 int sink_sqlite_open(struct sink **out, const char *path, bool force, char err[TCBS_ERRLEN]);
 
 /* Schema version kept in PRAGMA user_version. */
-#define SINK_SQLITE_SCHEMA_VERSION 1
+#define SINK_SQLITE_SCHEMA_VERSION 2
 
 /*
  * NDJSON: one object per connection per line, to `path` ("-" = stdout),

@@ -83,7 +83,12 @@ const char *sink_voc_word(enum sink_voc v, size_t i);
     X(tfo, "INTEGER NOT NULL", SINK_VOC_BOOL)                                                      \
     X(zeek_conn_state, "TEXT NOT NULL", SINK_VOC_NONE)                                             \
     X(zeek_history, "TEXT NOT NULL", SINK_VOC_NONE)                                                \
-    X(evicted, "INTEGER NOT NULL", SINK_VOC_BOOL)
+    X(evicted, "INTEGER NOT NULL", SINK_VOC_BOOL)                                                  \
+    X(first_time, "TEXT NOT NULL", SINK_VOC_NONE)                                                  \
+    X(last_time, "TEXT NOT NULL", SINK_VOC_NONE)                                                   \
+    X(duration_ns, "INTEGER NOT NULL", SINK_VOC_NONE)                                              \
+    X(service, "TEXT", SINK_VOC_NONE)                                                              \
+    X(community_id, "TEXT NOT NULL", SINK_VOC_NONE)
 
 enum sink_col {
 #define SINK_X(name, decl, voc) SINK_COL_##name,
@@ -98,6 +103,30 @@ struct sink_col_def {
     enum sink_voc voc;
 };
 extern const struct sink_col_def sink_conn_cols[SINK_COL_COUNT];
+
+/* "2026-11-25T10:00:00.123456789Z" plus NUL (years up to 9999; 40 leaves room). */
+#define SINK_TIME_LEN 40
+/* "1:" + 28 base64 characters of a SHA-1 + NUL. */
+#define SINK_COMMUNITY_ID_LEN 32
+
+/* ns since the Unix epoch as RFC 3339 UTC with nanoseconds into buf; returns buf. */
+const char *sink_fmt_rfc3339(uint64_t ns, char buf[SINK_TIME_LEN]);
+
+/*
+ * Community ID v1 of the TCP flow a:aport <-> b:bport (either order gives
+ * the same ID) with the given seed (0 = the spec's default), addresses 4
+ * (ip_version 4) or 16 bytes.  Into buf, returns buf.  No allocation.
+ */
+const char *sink_community_id(uint16_t seed, uint8_t ip_version, const uint8_t a[16],
+                              uint16_t aport, const uint8_t b[16], uint16_t bport,
+                              char buf[SINK_COMMUNITY_ID_LEN]);
+
+/*
+ * IANA service name of a TCP port ("http" for 80) from the compiled-in
+ * table generated from Debian's /etc/services (services.c); NULL when the
+ * port has none.  The string is static.
+ */
+const char *sink_service_name(uint16_t port);
 
 enum sink_vtype { SINK_V_NULL = 0, SINK_V_INT, SINK_V_TEXT };
 
@@ -118,6 +147,8 @@ struct sink_conn_row {
     char client_ip[48], server_ip[48];
     char zeek_conn_state[sizeof(((struct tcb_conn_info *)0)->zeek_conn_state) + 1];
     char zeek_history[TCB_ZEEK_HISTORY_MAX + 1];
+    char first_time[SINK_TIME_LEN], last_time[SINK_TIME_LEN];
+    char community_id[SINK_COMMUNITY_ID_LEN];
 };
 
 /* Fill *row from *c (NULLs from the have bits).  No allocation. */

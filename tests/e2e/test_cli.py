@@ -472,14 +472,17 @@ def summary_rejects_non_databases():
         os.unlink(other)
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
     one_line_error(run("summary", other), 2, "other.db", "not a tcbscope database")
-    v2 = tmp("v2.db")
-    analyze_db(sample("ipv4-basic.pcap"), v2)
-    con = sqlite3.connect(v2)
-    con.execute("PRAGMA user_version = 2")
-    con.commit()
-    con.close()
-    one_line_error(run("summary", v2), 2, "v2.db", "version 2")
-    one_line_error(run("show", v2, "1"), 2, "version 2")
+    # this tcbscope writes and reads version 2: an older (1) and a newer (3) are refused
+    for ver in (1, 3):
+        vdb = tmp(f"v{ver}.db")
+        analyze_db(sample("ipv4-basic.pcap"), vdb)
+        con = sqlite3.connect(vdb)
+        con.execute(f"PRAGMA user_version = {ver}")
+        con.commit()
+        con.close()
+        one_line_error(run("summary", vdb), 2, f"v{ver}.db", f"version {ver}")
+        one_line_error(run("show", vdb, "1"), 2, f"version {ver}")
+        one_line_error(run("list", vdb), 2, f"version {ver}")
 
 
 # ---------------------------------------------------------------------------

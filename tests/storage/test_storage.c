@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -38,7 +39,8 @@ static const char *const conn_columns[] = {
     "ack_ns", "syn_retransmits", "synack_retransmits", "packets_c2s", "packets_s2c",
     "data_bytes_c2s", "data_bytes_s2c", "retrans_packets_c2s", "retrans_packets_s2c",
     "client_mss", "server_mss", "client_wscale", "server_wscale", "sack_permitted",
-    "timestamps", "tfo", "zeek_conn_state", "zeek_history", "evicted"};
+    "timestamps", "tfo", "zeek_conn_state", "zeek_history", "evicted", "first_time",
+    "last_time", "duration_ns", "service", "community_id"};
 #define NCOLS (sizeof(conn_columns) / sizeof(conn_columns[0]))
 
 /* ------------------------------------------------------------------------
@@ -146,6 +148,19 @@ static void ev_text(struct expv *e, const char *s)
     snprintf(e->s, sizeof(e->s), "%s", s);
 }
 
+/* RFC 3339 UTC with nanoseconds, made with strftime (not sink.c's formatter). */
+static void ev_time(struct expv *e, uint64_t ns)
+{
+    time_t t = (time_t)(ns / 1000000000ULL);
+    struct tm tm;
+    char date[32];
+
+    gmtime_r(&t, &tm);
+    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+    e->type = SQLITE_TEXT;
+    snprintf(e->s, sizeof(e->s), "%s.%09lluZ", date, (unsigned long long)(ns % 1000000000ULL));
+}
+
 static void expect_col(const struct tcb_conn_info *c, const char *col, struct expv *e)
 {
     uint32_t h = c->have;
@@ -230,7 +245,25 @@ static void expect_col(const struct tcb_conn_info *c, const char *col, struct ex
         ev_text(e, c->zeek_history);
     else if (!strcmp(col, "evicted"))
         ev_int(e, c->evicted);
-    else
+    else if (!strcmp(col, "first_time"))
+        ev_time(e, c->first_ns);
+    else if (!strcmp(col, "last_time"))
+        ev_time(e, c->last_ns);
+    else if (!strcmp(col, "duration_ns"))
+        ev_int(e, c->last_ns > c->first_ns ? (int64_t)(c->last_ns - c->first_ns) : 0);
+    else if (!strcmp(col, "service")) {
+        /* the table itself is checked against known ports below */
+        const char *svc = sink_service_name(c->server_port);
+        if (svc)
+            ev_text(e, svc);
+        else
+            e->type = SQLITE_NULL;
+    } else if (!strcmp(col, "community_id")) {
+        /* the hash itself is checked against the spec's vectors below */
+        char b[SINK_COMMUNITY_ID_LEN];
+        ev_text(e, sink_community_id(0, c->ip_version, c->client_ip, c->client_port,
+                                     c->server_ip, c->server_port, b));
+    } else
         fail_msg("unknown column %s", col);
 }
 
@@ -514,7 +547,9 @@ static void test_sqlite_check_constraints_reject_words_outside_the_vocabulary(vo
     static const char good[] =
         "INSERT INTO connections VALUES (9001, '10.0.0.1', 1, '10.0.0.2', 2, 4, NULL, 1, "
         "'%s', '%s', 'passive', 'complete', '%s', '%s', 'CLOSED', 1, 2, NULL, NULL, NULL, 0, 0, "
-        "0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, %s, 'OTH', '', 0)";
+        "0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, %s, 'OTH', '', 0, "
+        "'1970-01-01T00:00:00.000000001Z', '1970-01-01T00:00:00.000000002Z', 1, NULL, "
+        "'1:wCb3OG7yAFWelaUydu0D+125CLM=')";
     char sql[1024];
 
     tdir_make(&d);
@@ -1018,9 +1053,9 @@ static size_t json_check_lines(const char *buf, size_t len, bool check_values)
                 assert_true(json_object_object_get_ex(t, "endpoint", &x));
                 assert_string_equal(json_object_get_string(x),
                                     c.ev[i].endpoint ? "server" : "client");
-                assert_true(json_object_object_get_ex(t, "from", &x));
+                assert_true(json_object_object_get_ex(t, "from_state", &x));
                 assert_string_equal(json_object_get_string(x), tcb_state_name(c.ev[i].from));
-                assert_true(json_object_object_get_ex(t, "to", &x));
+                assert_true(json_object_object_get_ex(t, "to_state", &x));
                 assert_string_equal(json_object_get_string(x), tcb_state_name(c.ev[i].to));
                 assert_true(json_object_object_get_ex(t, "cause", &x));
                 assert_string_equal(json_object_get_string(x), tcb_cause_name(c.ev[i].cause));
@@ -1397,8 +1432,8 @@ static void test_sqlite_and_json_agree_on_every_value(void **state)
             sqlite3_bind_int64(t, 1, sqlite3_column_int64(st, 0));
             while (sqlite3_step(t) == SQLITE_ROW) {
                 struct json_object *e = json_object_array_get_idx(arr, n++), *x;
-                static const char *const keys[] = {"ts_ns", "endpoint", "from",
-                                                   "to",    "cause",    "frame"};
+                static const char *const keys[] = {"ts_ns",    "endpoint", "from_state",
+                                                   "to_state", "cause",    "frame"};
                 for (int k = 0; k < 6; k++) {
                     assert_true(json_object_object_get_ex(e, keys[k], &x));
                     if (sqlite3_column_type(t, k) == SQLITE_NULL)
@@ -1623,6 +1658,76 @@ static void test_summary_small_latency_set_and_interrupted_banner_in_colour(void
     free(t);
 }
 
+/* ------------------------------------------------------------------------
+ * Derived fields: Community ID, RFC 3339 times, service names.
+ */
+
+/*
+ * The TCP rows of the Community ID spec's baseline tables
+ * (community-id-spec/baseline/README.md, default seed and seed=1), both
+ * directions; the IPv6 flow is samples/ipv6-basic.pcap as tshark 4.0
+ * computes it (`--enable-protocol communityid -e communityid`).
+ */
+static void test_community_id_matches_published_vectors(void **state)
+{
+    uint8_t a[16] = {1, 2, 3, 4}, b[16] = {5, 6, 7, 8};
+    char buf[SINK_COMMUNITY_ID_LEN];
+
+    (void)state;
+    assert_string_equal(sink_community_id(0, 4, a, 1122, b, 3344, buf),
+                        "1:wCb3OG7yAFWelaUydu0D+125CLM=");
+    assert_string_equal(sink_community_id(0, 4, b, 3344, a, 1122, buf),
+                        "1:wCb3OG7yAFWelaUydu0D+125CLM=");
+    assert_string_equal(sink_community_id(1, 4, a, 1122, b, 3344, buf),
+                        "1:HhA1B+6CoLbiKPEs5nhNYN4XWfk=");
+    assert_string_equal(sink_community_id(1, 4, b, 3344, a, 1122, buf),
+                        "1:HhA1B+6CoLbiKPEs5nhNYN4XWfk=");
+
+    uint8_t c6[16], s6[16];
+    assert_int_equal(inet_pton(AF_INET6, "fd00:231:1::2", c6), 1);
+    assert_int_equal(inet_pton(AF_INET6, "fd00:231:2::2", s6), 1);
+    assert_string_equal(sink_community_id(0, 6, c6, 40002, s6, 8080, buf),
+                        "1:9sTb32fQ4im4/8z/ya2zog4R/zk=");
+    assert_string_equal(sink_community_id(0, 6, s6, 8080, c6, 40002, buf),
+                        "1:9sTb32fQ4im4/8z/ya2zog4R/zk=");
+    /* the ports order the flow when the addresses are equal */
+    char x[SINK_COMMUNITY_ID_LEN], y[SINK_COMMUNITY_ID_LEN];
+    sink_community_id(0, 4, a, 1122, a, 3344, x);
+    sink_community_id(0, 4, a, 3344, a, 1122, y);
+    assert_string_equal(x, y);
+    sink_community_id(0, 4, a, 1122, a, 3345, y);
+    assert_string_not_equal(x, y);
+}
+
+/* Expected strings from Python's datetime (UTC), not from our formatter. */
+static void test_rfc3339_times_in_utc_with_nanoseconds(void **state)
+{
+    char buf[SINK_TIME_LEN];
+
+    (void)state;
+    assert_string_equal(sink_fmt_rfc3339(0, buf), "1970-01-01T00:00:00.000000000Z");
+    assert_string_equal(sink_fmt_rfc3339(1764064800123456789ULL, buf),
+                        "2025-11-25T10:00:00.123456789Z");
+    assert_string_equal(sink_fmt_rfc3339(4102444799999999999ULL, buf),
+                        "2099-12-31T23:59:59.999999999Z");
+}
+
+/* Names as IANA registers them (and Debian's /etc/services lists them). */
+static void test_service_names_of_common_ports(void **state)
+{
+    (void)state;
+    assert_string_equal(sink_service_name(22), "ssh");
+    assert_string_equal(sink_service_name(25), "smtp");
+    assert_string_equal(sink_service_name(53), "domain");
+    assert_string_equal(sink_service_name(80), "http");
+    assert_string_equal(sink_service_name(443), "https");
+    assert_string_equal(sink_service_name(3306), "mysql");
+    assert_string_equal(sink_service_name(5432), "postgresql");
+    assert_null(sink_service_name(0));
+    assert_null(sink_service_name(40000));
+    assert_null(sink_service_name(65535));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1648,6 +1753,9 @@ int main(void)
         cmocka_unit_test(test_json_write_fault_is_reported),
         cmocka_unit_test(test_json_schema_document_matches_columns_and_vocabulary),
         cmocka_unit_test(test_sqlite_and_json_agree_on_every_value),
+        cmocka_unit_test(test_community_id_matches_published_vectors),
+        cmocka_unit_test(test_rfc3339_times_in_utc_with_nanoseconds),
+        cmocka_unit_test(test_service_names_of_common_ports),
         cmocka_unit_test(test_set_stops_conn_at_first_error_but_finishes_every_sink),
         cmocka_unit_test(test_ip_str_formats_v4_and_v6),
         cmocka_unit_test(test_summary_reports_counts_and_latency_percentiles),
