@@ -72,11 +72,35 @@ int sink_sqlite_open(struct sink **out, const char *path, bool force, char err[T
 int sink_json_open(struct sink **out, const char *path, bool force, char err[TCBS_ERRLEN]);
 
 /*
+ * CSV (RFC 4180): a header row with the `connections` column names, then one
+ * row per connection, NULL as an empty field, to `path` ("-" = stdout).  An
+ * existing file is refused unless force.  Returns 0 and *out, or negative
+ * with err.
+ */
+int sink_csv_open(struct sink **out, const char *path, bool force, char err[TCBS_ERRLEN]);
+
+/*
+ * Zeek conn.log (TSV with Zeek's # headers, fields ts uid id.orig_h
+ * id.orig_p id.resp_h id.resp_p proto service duration orig_bytes
+ * resp_bytes conn_state local_orig local_resp missed_bytes history
+ * orig_pkts orig_ip_bytes resp_pkts resp_ip_bytes tunnel_parents; values
+ * tcbscope lacks are "-") to `path` ("-" = stdout).  As sink_csv_open().
+ */
+int sink_zeek_open(struct sink **out, const char *path, bool force, char err[TCBS_ERRLEN]);
+
+/*
+ * Which endpoint (enum tcb_endpoint) Zeek calls the originator of a
+ * connection with this Zeek history, our client unless the history's
+ * SYN or SYN/ACK letters say otherwise (see zeeklog.c).
+ */
+int sink_zeek_orig(const char *history);
+
+/*
  * Fan-out: an analyzer output that hands every connection to each sink in
  * turn.  The first sink error stops the run: it is kept in the set's err
  * and the analyzer sees the non-zero return.
  */
-#define SINK_SET_MAX 4
+#define SINK_SET_MAX 6
 struct sink_set {
     struct sink *sinks[SINK_SET_MAX];
     size_t count;

@@ -182,4 +182,49 @@ void *sink_realloc(void *p, size_t n);
 int sink_fail_record(int *failed, char msg[TCBS_ERRLEN], int rc, char err[TCBS_ERRLEN],
                      const char *fmt, va_list ap);
 
+/*
+ * Buffered text output shared by the streaming sinks (outfile.c): a file,
+ * or stdout for "-".  Every function that can fail records the first error
+ * (sticky: later calls repeat its message into err and return it) and
+ * returns 0 or a negative value; SINK_EPIPE when a pipe's reader went away.
+ */
+struct sink_out {
+    int fd;
+    bool own_fd;   /* a file we opened (closed by sink_out_close), not stdout */
+    bool sigguard; /* fd is a pipe or socket: SIGPIPE held off around writes */
+    char *name;    /* path, or "stdout" (for messages) */
+    char *buf;     /* o->buf[o->len..o->cap) is free room */
+    size_t len, cap;
+    int failed;
+    char failmsg[TCBS_ERRLEN];
+};
+
+/*
+ * Open path ("-" = stdout) for writing with a bufsize-byte buffer.  An
+ * existing file is refused unless force (sink_target_check()).  On error *o
+ * holds nothing to free.
+ */
+int sink_out_open(struct sink_out *o, const char *path, bool force, size_t bufsize,
+                  char err[TCBS_ERRLEN]);
+
+/* Make room for need more bytes at o->buf + o->len (flushes, grows once). */
+int sink_out_reserve(struct sink_out *o, size_t need, char err[TCBS_ERRLEN]);
+
+/* Append printf-formatted text to the buffer. */
+int sink_out_printf(struct sink_out *o, char err[TCBS_ERRLEN], const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Write the buffer out. */
+int sink_out_flush(struct sink_out *o, char err[TCBS_ERRLEN]);
+
+/* Flush and close a file we opened (stdout stays open). */
+int sink_out_close(struct sink_out *o, char err[TCBS_ERRLEN]);
+
+/* Free the buffer and close the file if still open; what was written stays. */
+void sink_out_free(struct sink_out *o);
+
+/* Record a failure (sticky, see above) and return it. */
+int sink_out_fail(struct sink_out *o, int rc, char err[TCBS_ERRLEN], const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 #endif /* TCBSCOPE_SINK_INT_H */
