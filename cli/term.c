@@ -94,17 +94,7 @@ const char *cli_bytes(uint64_t v, char *buf)
 
 const char *cli_duration(uint64_t ns, char *buf)
 {
-    if (ns < 1000)
-        snprintf(buf, 32, "%llu ns", (unsigned long long)ns);
-    else if (ns < 1000000)
-        snprintf(buf, 32, "%.0f µs", (double)ns / 1e3);
-    else if (ns < 10000000)
-        snprintf(buf, 32, "%.2f ms", (double)ns / 1e6);
-    else if (ns < 1000000000)
-        snprintf(buf, 32, "%.1f ms", (double)ns / 1e6);
-    else
-        snprintf(buf, 32, "%.2f s", (double)ns / 1e9);
-    return buf;
+    return sink_fmt_duration(ns, buf);
 }
 
 const char *cli_reltime(uint64_t ns, char *buf)

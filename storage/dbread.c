@@ -507,3 +507,102 @@ int sink_db_captures(struct sink_db *db, char ***names, size_t *n, char err[TCBS
     *n = i;
     return 0;
 }
+
+/* One row of integers from a query without parameters into v[0..n); 0 or negative. */
+static int query_ints(struct sink_db *d, const char *sql, int64_t *v, int n, bool *null0,
+                      char err[TCBS_ERRLEN])
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(d->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_fail(d, err, "query failed");
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        rc = db_fail(d, err, "query failed");
+        sqlite3_finalize(st);
+        return rc;
+    }
+    if (null0)
+        *null0 = sqlite3_column_type(st, 0) == SQLITE_NULL;
+    for (int i = 0; i < n; i++)
+        v[i] = sqlite3_column_int64(st, i);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* A `run` integer into *out (unset keys leave it 0); 1 found, 0 not, negative on error. */
+static int run_u64(struct sink_db *db, const char *key, uint64_t *out, char err[TCBS_ERRLEN])
+{
+    int64_t v = 0;
+    int rc = sink_db_run_int(db, key, &v, err);
+    if (rc > 0)
+        *out = (uint64_t)v;
+    return rc;
+}
+
+/* Fill *d from the database (everything sink_summary_render() shows). */
+static int db_summary_data(struct sink_db *db, struct sink_summary_data *d, char err[TCBS_ERRLEN])
+{
+    int64_t v[3];
+    bool none;
+    uint64_t interrupted = 0;
+    int rc;
+
+    for (int g = 0; g < SINK_DB_GROUP_COUNT; g++)
+        if ((rc = sink_db_group_counts(db, (enum sink_db_group)g, &d->groups[g], &d->ngroups[g],
+                                       err)) < 0)
+            return rc;
+    if ((rc = query_counts(db, "SELECT kind, count(*) FROM anomalies GROUP BY 1 ORDER BY 2 DESC, 1",
+                           NULL, &d->anom, &d->nanom, err)) < 0 ||
+        (rc = sink_db_run_ints(db, "skipped.", &d->skips, &d->nskips, err)) < 0 ||
+        (rc = sink_db_run_ints(db, "link.", &d->links, &d->nlinks, err)) < 0 ||
+        (rc = sink_db_handshake_ns(db, &d->lat_ns, &d->nlat, err)) < 0 ||
+        (rc = sink_db_servers(db, &d->servers, &d->nservers, err)) < 0)
+        return rc;
+    sink_summary_sort_counts(d->skips, d->nskips);
+    sink_summary_sort_counts(d->links, d->nlinks);
+    if ((rc = query_ints(db,
+                         "SELECT count(*), coalesce(sum(ip_version = 6), 0), "
+                         "coalesce(sum(evicted), 0) FROM connections",
+                         v, 3, NULL, err)) < 0)
+        return rc;
+    d->conns = (uint64_t)v[0];
+    d->conns_v6 = (uint64_t)v[1];
+    d->conns_v4 = d->conns - d->conns_v6;
+    d->evicted = (uint64_t)v[2];
+    if ((rc = query_ints(db, "SELECT min(first_ns), max(last_ns) FROM captures", v, 2, &none,
+                         err)) < 0)
+        return rc;
+    if (!none) {
+        d->have_times = true;
+        d->first_ns = (uint64_t)v[0];
+        d->last_ns = (uint64_t)v[1];
+    }
+    if ((rc = run_u64(db, "frames", &d->frames, err)) < 0)
+        return rc;
+    d->have_input = rc > 0;
+    if ((rc = run_u64(db, "files", &d->files, err)) < 0 ||
+        (rc = run_u64(db, "interrupted", &interrupted, err)) < 0 ||
+        (rc = run_u64(db, "bytes", &d->bytes, err)) < 0 ||
+        (rc = run_u64(db, "ipv4", &d->ipv4_pkts, err)) < 0 ||
+        (rc = run_u64(db, "ipv6", &d->ipv6_pkts, err)) < 0 ||
+        (rc = run_u64(db, "tcp_segments", &d->tcp_segments, err)) < 0 ||
+        (rc = run_u64(db, "bad_ip_checksums", &d->bad_ip_csum, err)) < 0 ||
+        (rc = run_u64(db, "bad_tcp_checksums", &d->bad_tcp_csum, err)) < 0 ||
+        (rc = run_u64(db, "engine.peak_live", &d->peak_live, err)) < 0)
+        return rc;
+    d->interrupted = interrupted != 0;
+    return 0;
+}
+
+int sink_db_summary(struct sink_db *db, FILE *out, bool color, const char *title, size_t top,
+                    char err[TCBS_ERRLEN])
+{
+    struct sink_summary_data d;
+
+    memset(&d, 0, sizeof(d));
+    int rc = db_summary_data(db, &d, err);
+    if (rc == 0)
+        sink_summary_render(out, color, title, &d, top);
+    sink_summary_data_free(&d);
+    return rc < 0 ? rc : 0;
+}

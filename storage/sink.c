@@ -289,6 +289,21 @@ const char *sink_fmt_count(uint64_t v, char buf[32])
     return buf;
 }
 
+const char *sink_fmt_duration(uint64_t ns, char buf[32])
+{
+    if (ns < 1000)
+        snprintf(buf, 32, "%llu ns", (unsigned long long)ns);
+    else if (ns < 1000000)
+        snprintf(buf, 32, "%.0f µs", (double)ns / 1e3);
+    else if (ns < 10000000)
+        snprintf(buf, 32, "%.2f ms", (double)ns / 1e6);
+    else if (ns < 1000000000)
+        snprintf(buf, 32, "%.1f ms", (double)ns / 1e6);
+    else
+        snprintf(buf, 32, "%.2f s", (double)ns / 1e9);
+    return buf;
+}
+
 int sink_fail_record(int *failed, char msg[TCBS_ERRLEN], int rc, char err[TCBS_ERRLEN],
                      const char *fmt, va_list ap)
 {

@@ -232,7 +232,19 @@ int sink_db_transitions(struct sink_db *db, uint64_t conn_id, struct tcb_event *
  */
 int sink_db_captures(struct sink_db *db, char ***names, size_t *n, char err[TCBS_ERRLEN]);
 
+/*
+ * The terminal summary of the database (the same text the live summary of
+ * `analyze` prints for the same capture, below its own title line) to out,
+ * under the title line given; top = rows of each top-servers table; color:
+ * ANSI colours.  0, or negative with err (nothing printed then).
+ */
+int sink_db_summary(struct sink_db *db, FILE *out, bool color, const char *title, size_t top,
+                    char err[TCBS_ERRLEN]);
+
 /* 1234567 -> "1,234,567" into buf; returns buf. */
 const char *sink_fmt_count(uint64_t v, char buf[32]);
+
+/* 117000 -> "117 µs", 1.5e9 -> "1.50 s" into buf (32 bytes); returns buf. */
+const char *sink_fmt_duration(uint64_t ns, char buf[32]);
 
 #endif /* TCBSCOPE_SINK_H */

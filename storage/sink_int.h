@@ -182,6 +182,49 @@ void *sink_realloc(void *p, size_t n);
 int sink_fail_record(int *failed, char msg[TCBS_ERRLEN], int rc, char err[TCBS_ERRLEN],
                      const char *fmt, va_list ap);
 
+/* ----------------------------------------------------------------------------
+ * The one terminal summary (summary.c), fed by the live sink or from a
+ * database (dbread.c).
+ */
+
+/* "Top servers by p99" ranks only servers with at least this many handshakes. */
+#define SINK_SUMMARY_MIN_HANDSHAKES 5
+/* Rows of each top-servers table of the live summary (summary DB: -n). */
+#define SINK_SUMMARY_TOP 10
+
+/*
+ * What the summary shows.  Every pointer is malloc'd and owned by the
+ * struct (sink_summary_data_free()); count lists are ordered by count, then
+ * key (sink_summary_sort_counts()); zero counts are not shown.
+ */
+struct sink_summary_data {
+    bool interrupted;
+    bool have_input; /* the decoder counters below are known */
+    bool have_times; /* first_ns/last_ns: of the frames read */
+    uint64_t files, frames, bytes, ipv4_pkts, ipv6_pkts, tcp_segments;
+    uint64_t bad_ip_csum, bad_tcp_csum;
+    uint64_t first_ns, last_ns;
+    struct sink_db_count *links, *skips, *anom; /* link type name, skip reason, anomaly kind */
+    size_t nlinks, nskips, nanom;
+    uint64_t conns, conns_v4, conns_v6, evicted, peak_live;
+    struct sink_db_count *groups[SINK_DB_GROUP_COUNT];
+    size_t ngroups[SINK_DB_GROUP_COUNT];
+    uint64_t *lat_ns; /* SYN -> completing ACK of complete handshakes, ascending */
+    size_t nlat;
+    struct sink_db_server *servers; /* any order: the renderer sorts them */
+    size_t nservers;
+};
+
+/* Print the summary of d under the title line; top = rows per server table. */
+void sink_summary_render(FILE *out, bool color, const char *title, struct sink_summary_data *d,
+                         size_t top);
+
+/* Sort a count list by count (descending), then key: the databases' order. */
+void sink_summary_sort_counts(struct sink_db_count *r, size_t n);
+
+/* Free everything d points to and zero it. */
+void sink_summary_data_free(struct sink_summary_data *d);
+
 /*
  * Buffered text output shared by the streaming sinks (outfile.c): a file,
  * or stdout for "-".  Every function that can fail records the first error

@@ -1602,12 +1602,26 @@ static void assert_line(const char *text, const char *label, const char *want)
     }
 }
 
+/* The text of one section: from its title line to the next blank line. */
+static char *section(const char *text, const char *title)
+{
+    char key[160];
+    snprintf(key, sizeof(key), "\n%s\n", title);
+    const char *p = strstr(text, key);
+    if (p == NULL)
+        fail_msg("no section '%s' in:\n%s", title, text);
+    p += strlen(key);
+    const char *end = strstr(p, "\n\n");
+    return strndup(p, end ? (size_t)(end - p + 1) : strlen(p));
+}
+
 static void test_summary_reports_counts_and_latency_percentiles(void **state)
 {
     char *t = run_summary(false, false, 200, 100);
 
-    assert_null(strstr(t, "INTERRUPTED"));
+    assert_null(strstr(t, "interrupted"));
     assert_null(strchr(t, '\033'));
+    assert_non_null(strstr(t, "  300 connections from 1,234,567 frames in "));
     assert_line(t, "frames read", "1,234,567");
     assert_line(t, "bytes captured", "987,654,321");
     assert_line(t, "IPv4 packets", "1,000,000");
@@ -1617,7 +1631,6 @@ static void test_summary_reports_counts_and_latency_percentiles(void **state)
     assert_line(t, "not_tcp", "100,000");
     assert_line(t, "tcp_truncated", "34,567");
     assert_null(strstr(t, "link_unsupported")); /* zero counters are left out */
-    assert_line(t, "total", "134,567"); /* skipped: first "total" line */
     assert_line(t, "active_passive", "200   66.7%");
     assert_line(t, "midstream", "100   33.3%");
     assert_line(t, "complete", "200");
@@ -1625,19 +1638,22 @@ static void test_summary_reports_counts_and_latency_percentiles(void **state)
     assert_line(t, "reset_server", "100");
     assert_line(t, "TIME-WAIT / CLOSED", "200");
     assert_line(t, "CLOSED / CLOSED", "100");
-    assert_line(t, "handshakes", "200");
-    /* nearest rank over 1..200 ms */
-    assert_line(t, "median", "100.000 ms");
-    assert_line(t, "p90", "180.000 ms");
-    assert_line(t, "p99", "198.000 ms");
-    assert_line(t, "max", "200.000 ms");
     assert_line(t, "rst_out_of_window", "100");
-    assert_non_null(strstr(t, "Connections"));
-    {
-        const char *c = strstr(t, "\nConnections\n");
-        assert_non_null(c);
-        assert_line(c, "total", "300");
-    }
+    /* nearest rank over 1..200 ms */
+    assert_non_null(strstr(t, "Handshake latency (SYN to ACK, 200 complete handshakes)\n"
+                              "  p50 100.0 ms   p90 180.0 ms   p99 198.0 ms   max 200.0 ms\n"));
+    char *c = section(t, "Connections");
+    assert_line(c, "total", "300");
+    free(c);
+    /* 192.0.2.2:443 got the 200 handshakes, 192.0.2.5:80 the 100 others */
+    c = section(t, "Top servers by connections");
+    assert_line(c, "192.0.2.2:443", "200          200   198.0 ms   200.0 ms");
+    assert_line(c, "192.0.2.5:80", "100            0          -          -");
+    free(c);
+    c = section(t, "Top servers by p99 handshake time (servers with 5 or more handshakes)");
+    assert_line(c, "192.0.2.2:443", "200          200   198.0 ms");
+    assert_null(strstr(c, "192.0.2.5"));
+    free(c);
     free(t);
 }
 
@@ -1645,17 +1661,57 @@ static void test_summary_small_latency_set_and_interrupted_banner_in_colour(void
 {
     char *t = run_summary(true, true, 3, 0);
 
-    assert_non_null(strstr(t, "INTERRUPTED"));
-    assert_true(strstr(t, "INTERRUPTED") < strstr(t, "Input"));
+    assert_non_null(strstr(t, "interrupted"));
+    assert_true(strstr(t, "interrupted") < strstr(t, "Input"));
     assert_non_null(strchr(t, '\033'));
-    assert_line(t, "median", "2.000 ms");
-    assert_line(t, "p90", "3.000 ms");
-    assert_line(t, "p99", "3.000 ms");
+    assert_non_null(strstr(t, "  p50 2.00 ms   p90 3.00 ms   p99 3.00 ms   max 3.00 ms\n"));
+    /* 3 handshakes: below the minimum of the p99 ranking */
+    assert_non_null(strstr(t, "handshakes)\033[0m\n  (none)\n"));
     free(t);
 
     t = run_summary(false, false, 0, 2);
-    assert_non_null(strstr(t, "no complete handshake"));
+    assert_non_null(strstr(t, "Handshake latency (SYN to ACK, 0 complete handshakes)\n  (none)"));
     free(t);
+}
+
+/* Histogram labels end in one column whatever the unit's bytes ("µs" is 2 bytes, 1 column). */
+static void test_summary_histogram_bars_aligned_with_multibyte_units(void **state)
+{
+    static const uint64_t ns[] = {50000, 200000, 2000000, 20000000}; /* 50 µs .. 20 ms */
+    char *text = NULL, err[TCBS_ERRLEN] = "";
+    size_t len = 0, col = 0, rows = 0;
+    FILE *mem = open_memstream(&text, &len);
+    struct sink *s = sink_summary_new(mem, false);
+    struct run_fixture f;
+    struct synth_conn c;
+
+    (void)state;
+    run_fixture_init(&f);
+    for (size_t k = 0; k < sizeof(ns) / sizeof(ns[0]); k++) {
+        synth_fill(&c, 1);
+        c.info.ack_ns = c.info.syn_ns + ns[k];
+        c.info.anomaly_count = 0;
+        assert_int_equal(s->ops->conn(s, &c.info, err), 0);
+    }
+    assert_int_equal(s->ops->finish(s, &f.run, err), 0);
+    s->ops->destroy(s);
+    fclose(mem);
+    /* every histogram line: the display column of its '|' */
+    for (const char *line = text; *line; line = strchr(line, '\n') + 1) {
+        const char *nl = strchr(line, '\n'), *bar = strstr(line, " |");
+        if (bar == NULL || bar > nl)
+            continue;
+        size_t w = 0;
+        for (const char *q = line; q < bar; q++)
+            w += ((unsigned char)*q & 0xC0) != 0x80;
+        if (rows++ == 0)
+            col = w;
+        assert_int_equal(w, col);
+    }
+    assert_int_equal(rows, 6); /* 30 µs - 100 µs ... 10.0 ms - 30.0 ms */
+    assert_non_null(strstr(text, "     30 µs - 100 µs |"));
+    assert_non_null(strstr(text, "  10.0 ms - 30.0 ms |"));
+    free(text);
 }
 
 /* ------------------------------------------------------------------------
@@ -1760,6 +1816,7 @@ int main(void)
         cmocka_unit_test(test_ip_str_formats_v4_and_v6),
         cmocka_unit_test(test_summary_reports_counts_and_latency_percentiles),
         cmocka_unit_test(test_summary_small_latency_set_and_interrupted_banner_in_colour),
+        cmocka_unit_test(test_summary_histogram_bars_aligned_with_multibyte_units),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
