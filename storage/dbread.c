@@ -606,3 +606,69 @@ int sink_db_summary(struct sink_db *db, FILE *out, bool color, const char *title
     sink_summary_data_free(&d);
     return rc < 0 ? rc : 0;
 }
+
+int sink_db_list(struct sink_db *db, const struct sink_db_list_filter *f,
+                 struct sink_db_list_row **rows, size_t *n, char err[TCBS_ERRLEN])
+{
+    /* Fixed text; every value arrives through ?1..?7 (NULL = that filter is off). */
+    static const char sql[] =
+        "SELECT id, client_ip, client_port, server_ip, server_port, open_kind, handshake, "
+        "close_kind, client_final_state, server_final_state, first_ns, last_ns, "
+        "CASE WHEN " HS_WHERE " THEN ack_ns - syn_ns END AS hs FROM connections "
+        "WHERE (?1 IS NULL OR server_ip = ?1) AND (?2 IS NULL OR server_port = ?2) "
+        "AND (?3 IS NULL OR client_port = ?3 OR server_port = ?3) "
+        "AND (?4 IS NULL OR client_final_state = ?4 OR server_final_state = ?4) "
+        "AND (?5 IS NULL OR open_kind = ?5) "
+        "AND (?6 IS NULL OR (" HS_WHERE " AND ack_ns - syn_ns >= ?6)) "
+        "ORDER BY id LIMIT ?7";
+    sqlite3_stmt *st;
+    struct sink_db_list_row *v = NULL;
+    size_t cap = 0, cnt = 0;
+    int rc;
+
+    *rows = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_fail(db, err, "query failed");
+    if (f->server_ip)
+        sqlite3_bind_text(st, 1, f->server_ip, -1, SQLITE_STATIC);
+    if (f->server_port >= 0)
+        sqlite3_bind_int(st, 2, f->server_port);
+    if (f->port >= 0)
+        sqlite3_bind_int(st, 3, f->port);
+    if (f->state)
+        sqlite3_bind_text(st, 4, f->state, -1, SQLITE_STATIC);
+    if (f->open_kind)
+        sqlite3_bind_text(st, 5, f->open_kind, -1, SQLITE_STATIC);
+    if (f->min_handshake_ms >= 0)
+        sqlite3_bind_double(st, 6, f->min_handshake_ms * 1e6);
+    sqlite3_bind_int64(st, 7, f->limit >= 0 ? f->limit : -1);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (grow((void **)&v, &cap, cnt, sizeof(*v)) < 0) {
+            sqlite3_finalize(st);
+            free(v);
+            return oom(err);
+        }
+        struct sink_db_list_row *r = &v[cnt++];
+        memset(r, 0, sizeof(*r));
+        r->id = (uint64_t)sqlite3_column_int64(st, 0);
+        copy_text(r->client_ip, sizeof(r->client_ip), st, 1);
+        r->client_port = (uint16_t)sqlite3_column_int(st, 2);
+        copy_text(r->server_ip, sizeof(r->server_ip), st, 3);
+        r->server_port = (uint16_t)sqlite3_column_int(st, 4);
+        copy_text(r->open_kind, sizeof(r->open_kind), st, 5);
+        copy_text(r->handshake, sizeof(r->handshake), st, 6);
+        copy_text(r->close_kind, sizeof(r->close_kind), st, 7);
+        copy_text(r->client_final_state, sizeof(r->client_final_state), st, 8);
+        copy_text(r->server_final_state, sizeof(r->server_final_state), st, 9);
+        r->first_ns = (uint64_t)sqlite3_column_int64(st, 10);
+        r->last_ns = (uint64_t)sqlite3_column_int64(st, 11);
+        r->handshake_ns =
+            sqlite3_column_type(st, 12) == SQLITE_INTEGER ? sqlite3_column_int64(st, 12) : -1;
+    }
+    if ((rc = rows_done(db, st, rc, v, err)) == 0) {
+        *rows = v;
+        *n = cnt;
+    }
+    return rc;
+}

@@ -232,6 +232,36 @@ int sink_db_transitions(struct sink_db *db, uint64_t conn_id, struct tcb_event *
  */
 int sink_db_captures(struct sink_db *db, char ***names, size_t *n, char err[TCBS_ERRLEN]);
 
+/* Filters of sink_db_list(); NULL / negative = no filter. */
+struct sink_db_list_filter {
+    const char *server_ip;  /* server_ip, inet_ntop form as stored */
+    int32_t server_port;    /* server_port */
+    int32_t port;           /* client_port or server_port */
+    const char *state;      /* client_final_state or server_final_state (state word) */
+    const char *open_kind;  /* open_kind word */
+    double min_handshake_ms; /* complete handshakes at least this slow (SYN to ACK) */
+    int64_t limit;          /* at most this many rows; negative = all */
+};
+
+/* One row of `tcbscope list`. */
+struct sink_db_list_row {
+    uint64_t id;
+    char client_ip[48], server_ip[48];
+    uint16_t client_port, server_port;
+    char open_kind[24], handshake[24], close_kind[24];
+    char client_final_state[16], server_final_state[16];
+    int64_t handshake_ns; /* SYN to completing ACK; -1 when not a complete handshake */
+    uint64_t first_ns, last_ns;
+};
+
+/*
+ * Connections matching every filter in f, in id order.  The filter values
+ * are bound as SQL parameters (never part of the SQL text).  *rows
+ * malloc'd (caller frees; NULL when *n is 0).  0 or negative with err.
+ */
+int sink_db_list(struct sink_db *db, const struct sink_db_list_filter *f,
+                 struct sink_db_list_row **rows, size_t *n, char err[TCBS_ERRLEN]);
+
 /*
  * The terminal summary of the database (the same text the live summary of
  * `analyze` prints for the same capture, below its own title line) to out,
@@ -243,6 +273,15 @@ int sink_db_summary(struct sink_db *db, FILE *out, bool color, const char *title
 
 /* 1234567 -> "1,234,567" into buf; returns buf. */
 const char *sink_fmt_count(uint64_t v, char buf[32]);
+
+/* "2026-11-25T10:00:00.123456789Z" plus NUL (years up to 9999; 40 leaves room). */
+#define SINK_TIME_LEN 40
+
+/*
+ * ns since the Unix epoch as RFC 3339 UTC with nanoseconds into buf;
+ * returns buf ("" for a time past the year 9999).
+ */
+const char *sink_fmt_rfc3339(uint64_t ns, char buf[SINK_TIME_LEN]);
 
 /* 117000 -> "117 µs", 1.5e9 -> "1.50 s" into buf (32 bytes); returns buf. */
 const char *sink_fmt_duration(uint64_t ns, char buf[32]);

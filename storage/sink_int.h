@@ -104,13 +104,8 @@ struct sink_col_def {
 };
 extern const struct sink_col_def sink_conn_cols[SINK_COL_COUNT];
 
-/* "2026-11-25T10:00:00.123456789Z" plus NUL (years up to 9999; 40 leaves room). */
-#define SINK_TIME_LEN 40
 /* "1:" + 28 base64 characters of a SHA-1 + NUL. */
 #define SINK_COMMUNITY_ID_LEN 32
-
-/* ns since the Unix epoch as RFC 3339 UTC with nanoseconds into buf; returns buf. */
-const char *sink_fmt_rfc3339(uint64_t ns, char buf[SINK_TIME_LEN]);
 
 /*
  * Community ID v1 of the TCP flow a:aport <-> b:bport (either order gives
