@@ -1273,35 +1273,41 @@ static void test_json_closed_pipe_on_stdout_stops_quietly_with_sink_epipe(void *
     assert_false(sigismember(&pending, SIGPIPE));
 }
 
+/* NDJSON, Zeek log and CSV: a failed write or allocation ends cleanly with the reason. */
 static void test_json_write_fault_is_reported(void **state)
 {
+    static int (*const open_fn[])(struct sink **, const char *, bool, char[TCBS_ERRLEN]) = {
+        sink_json_open, sink_zeek_open, sink_csv_open};
     struct tdir d;
     char path[300], err[TCBS_ERRLEN] = "";
     struct sink *s = NULL;
     struct run_fixture f;
 
     tdir_make(&d);
-    tdir_file(&d, "out.ndjson", path, sizeof(path));
+    tdir_file(&d, "out.txt", path, sizeof(path));
     run_fixture_init(&f);
-    assert_int_equal(sink_json_open(&s, path, false, err), 0);
-    feed(s, 5);
-    sink_fault_countdown = 1; /* the flush at finish */
-    assert_int_equal(s->ops->finish(s, &f.run, err), -EIO);
-    sink_fault_countdown = 0;
-    assert_non_null(strstr(err, "write failed"));
-    assert_non_null(strstr(err, path));
-    s->ops->destroy(s);
-
-    /* and at every allocation of open */
-    unlink(path);
-    for (unsigned long n = 1; n <= 3; n++) {
-        sink_fault_countdown = n;
-        int rc = sink_json_open(&s, path, true, err);
+    for (size_t k = 0; k < sizeof(open_fn) / sizeof(open_fn[0]); k++) {
+        unlink(path);
+        assert_int_equal(open_fn[k](&s, path, false, err), 0);
+        feed(s, 5);
+        sink_fault_countdown = 1; /* the flush at finish */
+        assert_int_equal(s->ops->finish(s, &f.run, err), -EIO);
         sink_fault_countdown = 0;
-        if (rc == 0)
-            s->ops->destroy(s);
-        else
-            assert_true(err[0] != '\0');
+        assert_non_null(strstr(err, "write failed"));
+        assert_non_null(strstr(err, path));
+        s->ops->destroy(s);
+
+        /* and at every allocation of open */
+        unlink(path);
+        for (unsigned long n = 1; n <= 3; n++) {
+            sink_fault_countdown = n;
+            int rc = open_fn[k](&s, path, true, err);
+            sink_fault_countdown = 0;
+            if (rc == 0)
+                s->ops->destroy(s);
+            else
+                assert_true(err[0] != '\0');
+        }
     }
     tdir_remove(&d);
 }
@@ -1784,6 +1790,64 @@ static void test_service_names_of_common_ports(void **state)
     assert_null(sink_service_name(65535));
 }
 
+/* CSV: a field with a comma or quote is quoted, its quotes doubled; CRLF ends rows. */
+static void test_csv_quotes_fields_as_rfc4180(void **state)
+{
+    struct tdir d;
+    char path[300], err[TCBS_ERRLEN] = "";
+    struct sink *s;
+    struct synth_conn c;
+    struct run_fixture f;
+
+    (void)state;
+    tdir_make(&d);
+    tdir_file(&d, "out.csv", path, sizeof(path));
+    run_fixture_init(&f);
+    assert_int_equal(sink_csv_open(&s, path, false, err), 0);
+    synth_fill(&c, 1);
+    strcpy(c.info.zeek_history, "S,\"h\"");
+    assert_int_equal(s->ops->conn(s, &c.info, err), 0);
+    assert_int_equal(s->ops->finish(s, &f.run, err), 0);
+    s->ops->destroy(s);
+    char *text = read_all(path, NULL);
+    assert_true(strncmp(text, "id,client_ip,", 13) == 0);
+    char *row = strstr(text, "\r\n");
+    assert_non_null(row);
+    assert_non_null(strstr(row, ",\"S,\"\"h\"\"\","));
+    assert_int_equal(text[strlen(text) - 1], '\n');
+    assert_int_equal(text[strlen(text) - 2], '\r');
+    /* an existing file is refused without force, as --json */
+    assert_int_equal(sink_csv_open(&s, path, false, err), -EEXIST);
+    assert_non_null(strstr(err, "--force"));
+    free(text);
+    tdir_remove(&d);
+}
+
+/*
+ * Zeek's originator from the history: upper case is the originator's letter
+ * in the roles holding at that point, and '^' swaps the roles (Zeek's
+ * Connection::FlipRoles); our client sent the SYN, the server the SYN/ACK.
+ */
+static void test_zeek_originator_from_history(void **state)
+{
+    (void)state;
+    assert_int_equal(sink_zeek_orig("ShADadFf"), TCB_CLIENT);
+    assert_int_equal(sink_zeek_orig("S"), TCB_CLIENT);
+    assert_int_equal(sink_zeek_orig("Sr"), TCB_CLIENT);
+    assert_int_equal(sink_zeek_orig("SsADadFf"), TCB_CLIENT); /* crossing SYNs */
+    assert_int_equal(sink_zeek_orig("DdAFf"), TCB_CLIENT);    /* mid-stream: no SYN letter */
+    assert_int_equal(sink_zeek_orig(""), TCB_CLIENT);
+    /* flipped at creation: the SYN/ACK's sender (server) is the responder */
+    assert_int_equal(sink_zeek_orig("^hADadfF"), TCB_CLIENT);
+    /* SYN/ACK first, then the SYN, then the flip (Hs^): the client originates */
+    assert_int_equal(sink_zeek_orig("Hs^ADadFf"), TCB_CLIENT);
+    /* a SYN/ACK Zeek did not flip: its sender (our server) is the originator */
+    assert_int_equal(sink_zeek_orig("HaDd"), TCB_SERVER);
+    /* a SYN from a server-looking port, flipped at creation: the SYN's sender responds */
+    assert_int_equal(sink_zeek_orig("^sHa"), TCB_SERVER);
+    assert_int_equal(sink_zeek_orig("^^ShA"), TCB_CLIENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1812,6 +1876,8 @@ int main(void)
         cmocka_unit_test(test_community_id_matches_published_vectors),
         cmocka_unit_test(test_rfc3339_times_in_utc_with_nanoseconds),
         cmocka_unit_test(test_service_names_of_common_ports),
+        cmocka_unit_test(test_zeek_originator_from_history),
+        cmocka_unit_test(test_csv_quotes_fields_as_rfc4180),
         cmocka_unit_test(test_set_stops_conn_at_first_error_but_finishes_every_sink),
         cmocka_unit_test(test_ip_str_formats_v4_and_v6),
         cmocka_unit_test(test_summary_reports_counts_and_latency_percentiles),
