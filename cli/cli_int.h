@@ -32,6 +32,16 @@ void cli_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Usage error: message plus "(see 'tcbscope CMD --help')"; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * The one operand left after getopt (argv[optind]) opened as a tcbscope
+ * database into *db: 0, or the exit status after printing the error (a
+ * usage error when there is not exactly one operand).
+ */
+int cli_open_one_db(const char *cmd, int argc, char **argv, struct sink_db **db);
+
+/* Flush stdout: status, or CLI_EXIT_OUTPUT after an error other than EPIPE. */
+int cli_stdout_status(int status);
+
 /* Colour on stream f: a terminal and NO_COLOR unset (or empty, as no-color.org says). */
 bool cli_color_ok(FILE *f);
 

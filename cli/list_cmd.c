@@ -204,18 +204,14 @@ int cli_list(int argc, char **argv)
         default: return cli_usage_error("list", "unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (argc - optind != 1)
-        return cli_usage_error("list", "list needs exactly one database file");
-    const char *path = argv[optind];
     char err[TCBS_ERRLEN];
     struct sink_db *db;
     struct sink_db_list_row *rows;
     size_t n;
-    if (sink_db_open(&db, path, err) < 0) {
-        cli_error("%s", err);
-        return CLI_EXIT_INPUT;
-    }
-    int rc = sink_db_list(db, &f, &rows, &n, err);
+    int rc = cli_open_one_db("list", argc, argv, &db);
+    if (rc)
+        return rc;
+    rc = sink_db_list(db, &f, &rows, &n, err);
     sink_db_close(db);
     if (rc < 0) {
         cli_error("%s", err);
@@ -228,11 +224,5 @@ int cli_list(int argc, char **argv)
     else
         fprintf(stdout, "(no connection matches)\n");
     free(rows);
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        if (errno != EPIPE) {
-            cli_error("standard output: %s", strerror(errno));
-            return CLI_EXIT_OUTPUT;
-        }
-    }
-    return 0;
+    return cli_stdout_status(0);
 }

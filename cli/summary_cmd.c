@@ -56,28 +56,16 @@ int cli_summary(int argc, char **argv)
         default: return cli_usage_error("summary", "unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (argc - optind != 1)
-        return cli_usage_error("summary", "summary needs exactly one database file");
-    const char *path = argv[optind];
-    char err[TCBS_ERRLEN];
     struct sink_db *db;
-    if (sink_db_open(&db, path, err) < 0) {
-        cli_error("%s", err);
-        return CLI_EXIT_INPUT;
-    }
-    char title[300];
-    snprintf(title, sizeof(title), "tcbscope summary of %s", path);
-    int rc = 0;
+    int rc = cli_open_one_db("summary", argc, argv, &db);
+    if (rc)
+        return rc;
+    char title[300], err[TCBS_ERRLEN];
+    snprintf(title, sizeof(title), "tcbscope summary of %s", argv[optind]);
     if (sink_db_summary(db, stdout, cli_color_ok(stdout), title, top, err) < 0) {
         cli_error("%s", err);
         rc = CLI_EXIT_INPUT;
     }
     sink_db_close(db);
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        if (errno != EPIPE) {
-            cli_error("standard output: %s", strerror(errno));
-            return CLI_EXIT_OUTPUT;
-        }
-    }
-    return rc;
+    return cli_stdout_status(rc);
 }

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <getopt.h>
 #include <unistd.h>
 
 #include "cli_int.h"
@@ -153,4 +154,28 @@ bool cli_parse_endpoint(const char *s, size_t len, char ip[48], uint16_t *port, 
 void cli_fmt_endpoint(char *buf, size_t len, const char *ip, uint16_t port)
 {
     snprintf(buf, len, strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip, port);
+}
+
+int cli_open_one_db(const char *cmd, int argc, char **argv, struct sink_db **db)
+{
+    char err[TCBS_ERRLEN];
+
+    if (argc - optind != 1)
+        return cli_usage_error(cmd, "%s needs exactly one database file", cmd);
+    if (sink_db_open(db, argv[optind], err) < 0) {
+        cli_error("%s", err);
+        return CLI_EXIT_INPUT;
+    }
+    return 0;
+}
+
+int cli_stdout_status(int status)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        if (errno != EPIPE) {
+            cli_error("standard output: %s", strerror(errno));
+            return CLI_EXIT_OUTPUT;
+        }
+    }
+    return status;
 }

@@ -20,12 +20,6 @@
 #define CSV_BUF (256 * 1024)
 #define CSV_FLUSH_AT (64 * 1024)
 
-struct csv_sink {
-    struct sink base;
-    struct sink_out out;
-    bool finished;
-    struct sink_conn_row row;
-};
 
 /* Append one field, quoted only when RFC 4180 requires it. */
 static int put_field(struct sink_out *o, const char *s, char err[TCBS_ERRLEN])
@@ -54,7 +48,7 @@ static int put_field(struct sink_out *o, const char *s, char err[TCBS_ERRLEN])
 
 static int csv_conn(struct sink *base, const struct tcb_conn_info *c, char err[TCBS_ERRLEN])
 {
-    struct csv_sink *s = (struct csv_sink *)base;
+    struct sink_stream *s = (struct sink_stream *)base;
     struct sink_out *o = &s->out;
     int rc = 0;
 
@@ -83,62 +77,27 @@ static int csv_conn(struct sink *base, const struct tcb_conn_info *c, char err[T
     return rc;
 }
 
-static int csv_finish(struct sink *base, const struct sink_run_info *run, char err[TCBS_ERRLEN])
-{
-    struct csv_sink *s = (struct csv_sink *)base;
-
-    (void)run;
-    if (s->out.failed)
-        return sink_out_fail(&s->out, s->out.failed, err, "%s", "");
-    if (s->finished)
-        return 0;
-    int rc = sink_out_close(&s->out, err);
-    if (rc == 0)
-        s->finished = true;
-    return rc;
-}
-
-static void csv_destroy(struct sink *base)
-{
-    struct csv_sink *s = (struct csv_sink *)base;
-
-    if (s == NULL)
-        return;
-    sink_out_free(&s->out);
-    free(s);
-}
-
 static const struct sink_ops csv_ops = {
     .name = "csv",
     .conn = csv_conn,
-    .finish = csv_finish,
-    .destroy = csv_destroy,
+    .finish = sink_stream_finish,
+    .destroy = sink_stream_destroy,
 };
 
 int sink_csv_open(struct sink **out, const char *path, bool force, char err[TCBS_ERRLEN])
 {
-    struct csv_sink *s;
-    int rc;
+    struct sink_stream *s;
+    int rc = sink_stream_open(&s, &csv_ops, path, force, CSV_BUF, err);
 
-    assert(out != NULL && path != NULL);
     *out = NULL;
-    s = sink_malloc(sizeof(*s));
-    if (s == NULL) {
-        snprintf(err, TCBS_ERRLEN, "%s: out of memory", path);
-        return -ENOMEM;
-    }
-    memset(s, 0, sizeof(*s));
-    s->base.ops = &csv_ops;
-    if ((rc = sink_out_open(&s->out, path, force, CSV_BUF, err)) != 0) {
-        free(s);
+    if (rc != 0)
         return rc;
-    }
     for (int i = 0; i < SINK_COL_COUNT && rc == 0; i++)
         rc = sink_out_printf(&s->out, err, "%s%s", i ? "," : "", sink_conn_cols[i].name);
     if (rc == 0)
         rc = sink_out_printf(&s->out, err, "\r\n");
     if (rc != 0) {
-        csv_destroy(&s->base);
+        sink_stream_destroy(&s->base);
         return rc;
     }
     *out = &s->base;

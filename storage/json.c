@@ -36,12 +36,6 @@
 #define JSON_PER_EVENT 256
 #define JSON_PER_ANOM 192
 
-struct json_sink {
-    struct sink base;
-    struct sink_out out;
-    bool finished;
-    struct sink_conn_row row;
-};
 
 /* `,"name":` for every column, made from the one column list. */
 static const struct {
@@ -177,7 +171,7 @@ static char *format_line(char *p, const struct sink_conn_row *row, const struct 
 
 static int js_conn(struct sink *base, const struct tcb_conn_info *c, char err[TCBS_ERRLEN])
 {
-    struct json_sink *s = (struct json_sink *)base;
+    struct sink_stream *s = (struct sink_stream *)base;
     struct sink_out *o = &s->out;
     size_t need = JSON_LINE_FIXED + (size_t)c->event_count * JSON_PER_EVENT +
                   (size_t)c->anomaly_count * JSON_PER_ANOM;
@@ -194,56 +188,18 @@ static int js_conn(struct sink *base, const struct tcb_conn_info *c, char err[TC
     return 0;
 }
 
-static int js_finish(struct sink *base, const struct sink_run_info *run, char err[TCBS_ERRLEN])
-{
-    struct json_sink *s = (struct json_sink *)base;
-
-    (void)run;
-    if (s->out.failed)
-        return sink_out_fail(&s->out, s->out.failed, err, "%s", "");
-    if (s->finished)
-        return 0;
-    int rc = sink_out_close(&s->out, err);
-    if (rc == 0)
-        s->finished = true;
-    return rc;
-}
-
-static void js_destroy(struct sink *base)
-{
-    struct json_sink *s = (struct json_sink *)base;
-
-    if (s == NULL)
-        return;
-    sink_out_free(&s->out);
-    free(s);
-}
-
 static const struct sink_ops json_ops = {
     .name = "json",
     .conn = js_conn,
-    .finish = js_finish,
-    .destroy = js_destroy,
+    .finish = sink_stream_finish,
+    .destroy = sink_stream_destroy,
 };
 
 int sink_json_open(struct sink **out, const char *path, bool force, char err[TCBS_ERRLEN])
 {
-    struct json_sink *s;
-    int rc;
+    struct sink_stream *s;
+    int rc = sink_stream_open(&s, &json_ops, path, force, JSON_BUF_INIT, err);
 
-    assert(out != NULL && path != NULL);
-    *out = NULL;
-    s = sink_malloc(sizeof(*s));
-    if (s == NULL) {
-        snprintf(err, TCBS_ERRLEN, "%s: out of memory", path);
-        return -ENOMEM;
-    }
-    memset(s, 0, sizeof(*s));
-    s->base.ops = &json_ops;
-    if ((rc = sink_out_open(&s->out, path, force, JSON_BUF_INIT, err)) != 0) {
-        free(s);
-        return rc;
-    }
-    *out = &s->base;
-    return 0;
+    *out = rc == 0 ? &s->base : NULL;
+    return rc;
 }

@@ -5,6 +5,9 @@
  * around writes to pipes (a reader that goes away ends the run quietly with
  * SINK_EPIPE), and the sticky first error.
  *
+ * Also the sink base those three share (struct sink_stream): opening,
+ * finishing and destroying are the same for each.
+ *
  * Leaves to others: what the lines say (json.c, csv.c, zeeklog.c).
  */
 #include <assert.h>
@@ -196,4 +199,54 @@ void sink_out_free(struct sink_out *o)
     free(o->name);
     o->buf = NULL;
     o->name = NULL;
+}
+
+int sink_stream_open(struct sink_stream **out, const struct sink_ops *ops, const char *path,
+                     bool force, size_t bufsize, char err[TCBS_ERRLEN])
+{
+    struct sink_stream *s;
+    int rc;
+
+    assert(out != NULL && ops != NULL && path != NULL);
+    *out = NULL;
+    s = sink_malloc(sizeof(*s));
+    if (s == NULL) {
+        snprintf(err, TCBS_ERRLEN, "%s: out of memory", path);
+        return -ENOMEM;
+    }
+    memset(s, 0, sizeof(*s));
+    s->base.ops = ops;
+    if ((rc = sink_out_open(&s->out, path, force, bufsize, err)) != 0) {
+        free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+int sink_stream_finish(struct sink *base, const struct sink_run_info *run, char err[TCBS_ERRLEN])
+{
+    struct sink_stream *s = (struct sink_stream *)base;
+    int rc;
+
+    (void)run;
+    if (s->out.failed)
+        return sink_out_fail(&s->out, s->out.failed, err, "%s", "");
+    if (s->finished)
+        return 0;
+    if (s->trailer != NULL && (rc = s->trailer(s, err)) != 0)
+        return rc;
+    if ((rc = sink_out_close(&s->out, err)) == 0)
+        s->finished = true;
+    return rc;
+}
+
+void sink_stream_destroy(struct sink *base)
+{
+    struct sink_stream *s = (struct sink_stream *)base;
+
+    if (s == NULL)
+        return;
+    sink_out_free(&s->out);
+    free(s);
 }

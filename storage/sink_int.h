@@ -265,4 +265,30 @@ void sink_out_free(struct sink_out *o);
 int sink_out_fail(struct sink_out *o, int rc, char err[TCBS_ERRLEN], const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/*
+ * The sink the streaming formats share (NDJSON, Zeek log, CSV): the output
+ * file, a row buffer for sink_conn_row_fill(), and an optional trailer
+ * written at finish before the file is closed (Zeek's #close line).
+ */
+struct sink_stream {
+    struct sink base;
+    struct sink_out out;
+    bool finished;
+    struct sink_conn_row row;
+    int (*trailer)(struct sink_stream *s, char err[TCBS_ERRLEN]);
+};
+
+/*
+ * A new stream sink with these ops writing to path ("-" = stdout; an
+ * existing file refused unless force).  0 and *out, or negative with err.
+ */
+int sink_stream_open(struct sink_stream **out, const struct sink_ops *ops, const char *path,
+                     bool force, size_t bufsize, char err[TCBS_ERRLEN]);
+
+/* The finish() of every stream sink: trailer, flush, close; sticky errors. */
+int sink_stream_finish(struct sink *base, const struct sink_run_info *run, char err[TCBS_ERRLEN]);
+
+/* The destroy() of every stream sink (what was written stays). */
+void sink_stream_destroy(struct sink *base);
+
 #endif /* TCBSCOPE_SINK_INT_H */

@@ -42,12 +42,6 @@ static const char zeek_types[] =
     "#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\t"
     "string\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tcount\tset[string]\n";
 
-struct zeek_sink {
-    struct sink base;
-    struct sink_out out;
-    bool finished;
-    struct sink_conn_row row;
-};
 
 int sink_zeek_orig(const char *history)
 {
@@ -105,7 +99,7 @@ static const char *zeek_stamp(char buf[32])
 
 static int zk_conn(struct sink *base, const struct tcb_conn_info *c, char err[TCBS_ERRLEN])
 {
-    struct zeek_sink *s = (struct zeek_sink *)base;
+    struct sink_stream *s = (struct sink_stream *)base;
     struct sink_out *o = &s->out;
     const struct sink_conn_row *r = &s->row;
     char uid[16];
@@ -138,66 +132,36 @@ static int zk_conn(struct sink *base, const struct tcb_conn_info *c, char err[TC
     return rc;
 }
 
-static int zk_finish(struct sink *base, const struct sink_run_info *run, char err[TCBS_ERRLEN])
+/* Zeek's last line, written at finish. */
+static int zk_trailer(struct sink_stream *s, char err[TCBS_ERRLEN])
 {
-    struct zeek_sink *s = (struct zeek_sink *)base;
     char stamp[32];
-
-    (void)run;
-    if (s->out.failed)
-        return sink_out_fail(&s->out, s->out.failed, err, "%s", "");
-    if (s->finished)
-        return 0;
-    int rc = sink_out_printf(&s->out, err, "#close\t%s\n", zeek_stamp(stamp));
-    if (rc == 0)
-        rc = sink_out_close(&s->out, err);
-    if (rc == 0)
-        s->finished = true;
-    return rc;
-}
-
-static void zk_destroy(struct sink *base)
-{
-    struct zeek_sink *s = (struct zeek_sink *)base;
-
-    if (s == NULL)
-        return;
-    sink_out_free(&s->out);
-    free(s);
+    return sink_out_printf(&s->out, err, "#close\t%s\n", zeek_stamp(stamp));
 }
 
 static const struct sink_ops zeek_ops = {
     .name = "zeek",
     .conn = zk_conn,
-    .finish = zk_finish,
-    .destroy = zk_destroy,
+    .finish = sink_stream_finish,
+    .destroy = sink_stream_destroy,
 };
 
 int sink_zeek_open(struct sink **out, const char *path, bool force, char err[TCBS_ERRLEN])
 {
-    struct zeek_sink *s;
+    struct sink_stream *s;
     char stamp[32];
-    int rc;
+    int rc = sink_stream_open(&s, &zeek_ops, path, force, ZEEK_BUF, err);
 
-    assert(out != NULL && path != NULL);
     *out = NULL;
-    s = sink_malloc(sizeof(*s));
-    if (s == NULL) {
-        snprintf(err, TCBS_ERRLEN, "%s: out of memory", path);
-        return -ENOMEM;
-    }
-    memset(s, 0, sizeof(*s));
-    s->base.ops = &zeek_ops;
-    if ((rc = sink_out_open(&s->out, path, force, ZEEK_BUF, err)) != 0) {
-        free(s);
+    if (rc != 0)
         return rc;
-    }
+    s->trailer = zk_trailer;
     rc = sink_out_printf(&s->out, err,
                          "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n"
                          "#unset_field\t-\n#path\tconn\n#open\t%s\n%s%s",
                          zeek_stamp(stamp), zeek_fields, zeek_types);
     if (rc != 0) {
-        zk_destroy(&s->base);
+        sink_stream_destroy(&s->base);
         return rc;
     }
     *out = &s->base;

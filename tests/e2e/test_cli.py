@@ -20,24 +20,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
+
+from harness import Skip, main, test
 
 TCBSCOPE = os.path.abspath(sys.argv[1])
 SAMPLES = os.path.abspath(sys.argv[2])
 TMP = tempfile.mkdtemp(prefix="tcbscope-cli-")
 os.chmod(TMP, 0o755)  # the unprivileged-user test reads from here
 ENV = dict(os.environ, NO_COLOR="1")
-
-RESULTS = []
-
-
-class Skip(Exception):
-    pass
-
-
-def test(fn):
-    RESULTS.append(fn)
-    return fn
 
 
 def run(*args, stdin=None, env=None, timeout=120, cwd=None):
@@ -793,23 +783,5 @@ def list_rejects_bad_filters_and_keeps_data_out_of_sql():
     assert r.returncode == 0 and r.stdout == "(no connection matches)\n", r
 
 
-def main():
-    failed = skipped = 0
-    for fn in RESULTS:
-        try:
-            fn()
-            print("ok    %s" % fn.__name__)
-        except Skip as e:
-            skipped += 1
-            print("skip  %s: %s" % (fn.__name__, e))
-        except Exception:
-            failed += 1
-            print("FAIL  %s" % fn.__name__)
-            traceback.print_exc(file=sys.stdout)
-    print("%d passed, %d failed, %d skipped" % (len(RESULTS) - failed - skipped, failed, skipped))
-    shutil.rmtree(TMP, ignore_errors=True)
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(TMP))

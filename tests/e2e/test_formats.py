@@ -25,13 +25,13 @@ import struct
 import subprocess
 import sys
 import tempfile
-import traceback
+
+from harness import Skip, main, test
 
 TCBSCOPE = os.path.abspath(sys.argv[1])
 SAMPLES = os.path.abspath(sys.argv[2])
 TMP = tempfile.mkdtemp(prefix="tcbscope-formats-")
 ENV = dict(os.environ, NO_COLOR="1")
-RESULTS = []
 
 # Several scenarios in one run: IPv4 and IPv6, refused, unanswered,
 # simultaneous open, mid-stream, reset, several incarnations of one tuple.
@@ -46,15 +46,6 @@ ZEEK_FIELDS = ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", 
 ZEEK_TYPES = ["time", "string", "addr", "port", "addr", "port", "enum", "string", "interval",
               "count", "count", "string", "bool", "bool", "count", "string", "count", "count",
               "count", "count", "set[string]"]
-
-
-class Skip(Exception):
-    pass
-
-
-def test(fn):
-    RESULTS.append(fn)
-    return fn
 
 
 def run(*args, env=None):
@@ -351,23 +342,5 @@ def outputs_refuse_existing_files_and_share_stdout_once():
     assert r.returncode == 0 and "Handshake latency" in r.stderr and r.stdout.startswith("id,")
 
 
-def main():
-    failed = skipped = 0
-    for fn in RESULTS:
-        try:
-            fn()
-            print("ok    %s" % fn.__name__)
-        except Skip as e:
-            skipped += 1
-            print("skip  %s: %s" % (fn.__name__, e))
-        except Exception:
-            failed += 1
-            print("FAIL  %s" % fn.__name__)
-            traceback.print_exc(file=sys.stdout)
-    print("%d passed, %d failed, %d skipped" % (len(RESULTS) - failed - skipped, failed, skipped))
-    shutil.rmtree(TMP, ignore_errors=True)
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(TMP))
