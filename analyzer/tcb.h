@@ -35,29 +35,34 @@ enum tcb_state {
         TCB_STATE_COUNT
 };
 
-/* Why a state changed (timeline cause codes). */
+/*
+ * Why a state changed (timeline cause codes).  Beside each name: which
+ * endpoint sent the segment behind the change (SELF = the endpoint whose
+ * state changed, PEER = the other one, NONE = no segment: inferred or a
+ * timer) and the TCP flags that segment carried, so that a drawing of the
+ * timeline needs no analysis of its own.  Receipts are recorded at the
+ * receiver's answer (docs/vantage.md rule 2): rcv_syn at its SYN/ACK,
+ * rcv_synack and rcv_fin at its ACK.
+ */
 #define TCB_CAUSE_LIST(X)                                                                          \
-    X(SND_SYN, "snd_syn")                   /* endpoint sent a SYN (active open) */                \
-    X(RCV_SYN, "rcv_syn")                   /* endpoint got a SYN (passive open, or crossing) */   \
-    X(SND_SYNACK, "snd_synack")             /* endpoint answered with SYN/ACK */                   \
-    X(RCV_SYNACK, "rcv_synack")             /* endpoint got the SYN/ACK for its SYN */             \
-    X(RCV_ACK_OF_SYN, "rcv_ack_of_syn")     /* endpoint got the ACK of its SYN */                  \
-    X(SND_FIN, "snd_fin")                                                                          \
-    X(RCV_FIN, "rcv_fin")                                                                          \
-    X(RCV_ACK_OF_FIN, "rcv_ack_of_fin")                                                            \
-    X(SND_RST, "snd_rst")                                                                          \
-    X(RCV_RST, "rcv_rst")                                                                          \
-    X(TIME_WAIT_EXPIRED, "time_wait_expired")                                                      \
-    X(NEW_INCARNATION, "new_incarnation")   /* a new SYN on the tuple took over the TCB */         \
-    X(IDLE_TIMEOUT, "idle_timeout")                                                                \
-    X(MIDSTREAM, "midstream")               /* state inferred: capture began mid-connection */    \
-    X(EVICTED, "evicted")                   /* --max-connections forced the record out */          \
-    X(SYN_NOT_SEEN, "syn_not_seen")         /* inferred: a SYN/ACK answered a SYN the tap missed */ \
-    X(PASSIVE_OPEN, "passive_open")         /* inferred: an endpoint seen CLOSED answers a SYN,   \
-                                               so it had been listening since */
+    X(SND_SYN, "snd_syn", SELF, DIS_TH_SYN)           /* sent a SYN (active open) */               \
+    X(RCV_SYN, "rcv_syn", SELF, DIS_TH_SYN | DIS_TH_ACK) /* got a SYN: passive, or crossing */    \
+    X(RCV_SYNACK, "rcv_synack", SELF, DIS_TH_ACK)     /* got the SYN/ACK for its SYN */            \
+    X(RCV_ACK_OF_SYN, "rcv_ack_of_syn", PEER, DIS_TH_ACK) /* got the ACK of its SYN */            \
+    X(SND_FIN, "snd_fin", SELF, DIS_TH_FIN)                                                        \
+    X(RCV_FIN, "rcv_fin", SELF, DIS_TH_ACK)                                                        \
+    X(RCV_ACK_OF_FIN, "rcv_ack_of_fin", PEER, DIS_TH_ACK)                                          \
+    X(SND_RST, "snd_rst", SELF, DIS_TH_RST)                                                        \
+    X(RCV_RST, "rcv_rst", PEER, DIS_TH_RST)                                                        \
+    X(TIME_WAIT_EXPIRED, "time_wait_expired", NONE, 0)                                             \
+    X(NEW_INCARNATION, "new_incarnation", NONE, 0) /* a new SYN on the tuple took over the TCB */ \
+    X(MIDSTREAM, "midstream", NONE, 0)     /* inferred: the capture began mid-connection */       \
+    X(SYN_NOT_SEEN, "syn_not_seen", NONE, 0) /* inferred: a SYN/ACK answered an unseen SYN */     \
+    X(PASSIVE_OPEN, "passive_open", NONE, 0) /* inferred: an endpoint seen CLOSED answers a SYN, \
+                                                so it had been listening since */
 
 enum tcb_cause {
-#define TCB_X(n, s) TCB_CAUSE_##n,
+#define TCB_X(n, s, by, fl) TCB_CAUSE_##n,
     TCB_CAUSE_LIST(TCB_X)
 #undef TCB_X
         TCB_CAUSE_COUNT
@@ -149,11 +154,16 @@ const char *tcb_close_kind_name(enum tcb_close_kind k);
 const char *tcb_anomaly_name(enum tcb_anomaly a);
 const char *tcb_endpoint_name(enum tcb_endpoint e); /* "client" / "server" */
 
+/* The segment behind a state change with cause c, as TCB_CAUSE_LIST says. */
+enum tcb_cause_by { TCB_BY_SELF, TCB_BY_PEER, TCB_BY_NONE };
+enum tcb_cause_by tcb_cause_sender(enum tcb_cause c);
+uint16_t tcb_cause_flags(enum tcb_cause c); /* DIS_TH_* bits; 0 with TCB_BY_NONE */
+
 /* One state change of one endpoint. */
 struct tcb_event {
     uint64_t ts_ns;
     uint64_t frame;   /* 1-based frame number of the segment that caused it; 0 = no segment
-                         (time_wait_expired, idle_timeout, end of capture) */
+                         (time_wait_expired) */
     uint8_t endpoint; /* enum tcb_endpoint */
     uint8_t from, to; /* enum tcb_state */
     uint8_t cause;    /* enum tcb_cause */
@@ -176,6 +186,7 @@ struct tcb_anom {
 #define TCB_HAVE_SWSCALE 0x040   /* wscale[TCB_SERVER] */
 #define TCB_HAVE_OPTS 0x080      /* sack_permitted/timestamps known (both SYNs seen) */
 #define TCB_HAVE_VLAN 0x100      /* vlan */
+#define TCB_HAVE_TUNNEL_ID 0x200 /* tunnel_id */
 
 #define TCB_ZEEK_HISTORY_MAX 48
 
@@ -189,6 +200,9 @@ struct tcb_conn_info {
     uint8_t client_ip[16], server_ip[16]; /* IPv4 in the first 4 bytes */
     uint16_t client_port, server_port;
     uint16_t vlan;
+    uint8_t tunnel;       /* enum dis_tunnel of the innermost encapsulation (DIS_TUNNEL_NONE) */
+    uint32_t tunnel_id;   /* VNI / GRE key / ERSPAN session, with TCB_HAVE_TUNNEL_ID; part of
+                             the connection key, so tenants reusing addresses stay apart */
     uint32_t incarnation; /* 1, 2, ... per tuple */
     uint32_t have;        /* TCB_HAVE_* */
 
@@ -248,10 +262,16 @@ void tcb_config_default(struct tcb_config *cfg);
 struct tcb_stats {
     uint64_t segments;     /* TCP segments given to tcb_packet() */
     uint64_t connections;  /* records created */
-    uint64_t live, peak_live;
+    uint64_t live, peak_live; /* open connections: records not yet closed on both sides */
+    uint64_t held, peak_held; /* records in the table: open + closed ones waiting out TIME-WAIT */
     uint64_t events;
-    uint64_t evictions;
+    uint64_t evictions;    /* records finished early by --max-connections (flagged evicted) */
+    uint64_t folded;       /* closed records folded out of the pool to make room
+                              (--max-connections): kept compact, results unchanged */
     uint64_t bad_checksum_ignored; /* segments with bad checksums (not advancing state) */
+    uint64_t ts_outliers;  /* frames dated far from their neighbours: taken at their time */
+    uint64_t ts_outlier_first_ns; /* the first such frame's own (bad) timestamp */
+    uint64_t ts_clamped;   /* segments dated before their connection's previous one */
 };
 
 struct tcb_table;
@@ -264,12 +284,24 @@ int tcb_table_new(struct tcb_table **out, const struct tcb_config *cfg,
                   const struct tcb_output *output, char err[TCBS_ERRLEN]);
 
 /*
- * Feed one decoded TCP segment (dis_decode() returned DIS_SKIP_NONE).
- * Segments must come in capture order.  May finish and emit connections
- * whose TIME-WAIT or idle time ran out by p->ts_ns.  Returns 0, or the
- * output's non-zero return, or -ENOMEM.
+ * Feed one decoded TCP segment (dis_decode() returned DIS_SKIP_NONE), in
+ * capture order.  May finish and emit connections whose TIME-WAIT or idle
+ * time ran out.  Time model (docs/vantage.md, "Time"): every decision about
+ * a connection compares that connection's own deadlines (last activity +
+ * idle timeout; entry into TIME-WAIT + 2*MSL) with the segment's timestamp;
+ * the table's clock only reclaims memory and marks the capture end.  A
+ * frame dated further than min(idle timeout, 2*MSL) from the clock is held
+ * (with up to TCB_CLOCK_HOLD - 1 frames after it) until the frames after it
+ * confirm the jump; if they do not, it is an outlier and is taken at the
+ * clock's time (stats.ts_outliers).  A segment dated before its
+ * connection's previous one is taken at that one's time (stats.ts_clamped),
+ * so no duration or latency is negative.  p is copied when held; its
+ * payload pointer is not kept.  Returns 0, or the output's non-zero return,
+ * or -ENOMEM.
  */
 int tcb_packet(struct tcb_table *t, const struct dis_pkt *p);
+
+#define TCB_CLOCK_HOLD 4
 
 /*
  * Advance capture time without a segment (frames that were skipped still

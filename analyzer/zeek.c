@@ -41,6 +41,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "seq.h"
 #include "zeek_int.h"
 
 /* Zeek's endpoint states (TCP_ENDPOINT_* in TCP_Endpoint.h). */
@@ -324,12 +325,12 @@ static void zk_data_sent(struct zk_ep *e, uint32_t seq, uint32_t len)
 {
     uint32_t upper = seq + len;
 
-    if ((int32_t)(upper - e->reassem) <= 0)
+    if (tcb_seq_leq(upper, e->reassem))
         return; /* delivered already */
-    if ((int32_t)(seq - e->reassem) <= 0) {
+    if (tcb_seq_leq(seq, e->reassem)) {
         e->reassem = upper;
-        if (e->blk_lo != e->blk_hi && (int32_t)(e->blk_lo - e->reassem) <= 0) {
-            if ((int32_t)(e->blk_hi - e->reassem) > 0)
+        if (e->blk_lo != e->blk_hi && tcb_seq_leq(e->blk_lo, e->reassem)) {
+            if (tcb_seq_gt(e->blk_hi, e->reassem))
                 e->reassem = e->blk_hi;
             e->blk_lo = e->blk_hi = 0;
         }
@@ -341,9 +342,9 @@ static void zk_data_sent(struct zk_ep *e, uint32_t seq, uint32_t len)
         e->blk_hi = upper;
         return;
     }
-    if ((int32_t)(seq - e->blk_lo) < 0)
+    if (tcb_seq_lt(seq, e->blk_lo))
         e->blk_lo = seq;
-    if ((int32_t)(upper - e->blk_hi) > 0)
+    if (tcb_seq_gt(upper, e->blk_hi))
         e->blk_hi = upper;
 }
 
@@ -355,20 +356,20 @@ static void zk_ack_received(struct zk_conn *c, int dir, uint32_t rel_ack)
 {
     struct zk_ep *e = &c->ep[dir];
 
-    if ((e->flags & ZK_EP_FIN) && (int32_t)(rel_ack - e->fin_rel) >= 0)
+    if ((e->flags & ZK_EP_FIN) && tcb_seq_geq(rel_ack, e->fin_rel))
         rel_ack = e->fin_rel - 1; /* the FIN's octet is no data */
-    if ((int32_t)(rel_ack - e->reassem) <= 0)
+    if (tcb_seq_leq(rel_ack, e->reassem))
         return;
     /* Undelivered(): a partial connection's faked first octets are no gap. */
     if (rel_ack <= 2 && (c->flags & ZK_C_PARTIAL))
         return;
-    if (e->blk_lo != e->blk_hi && (int32_t)(e->blk_lo - rel_ack) < 0) {
+    if (e->blk_lo != e->blk_hi && tcb_seq_lt(e->blk_lo, rel_ack)) {
         zk_gap(c, dir); /* the hole below the buffered range */
-        if ((int32_t)(e->blk_hi - e->reassem) > 0)
+        if (tcb_seq_gt(e->blk_hi, e->reassem))
             e->reassem = e->blk_hi;
         e->blk_lo = e->blk_hi = 0;
     }
-    if ((int32_t)(rel_ack - e->reassem) > 0) {
+    if (tcb_seq_gt(rel_ack, e->reassem)) {
         zk_gap(c, dir);
         e->reassem = rel_ack;
     }
@@ -610,7 +611,7 @@ void zeek_packet(struct zeek_state *z, int dir, const struct dis_pkt *p)
             /* init_peer(): number the peer's space as if its SYN had been seen */
             zk_init_seq(peer, s.ack - 1, s.ack - 1);
             rel_ack = 1;
-        } else if ((int32_t)(s.ack - peer->start) >= 0) {
+        } else if (tcb_seq_geq(s.ack, peer->start)) {
             rel_ack = s.ack - peer->start;
         }
     }

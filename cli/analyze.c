@@ -52,8 +52,9 @@ static const char analyze_usage[] =
     "      --verify-checksums check IPv4 and TCP checksums; bad segments change no state\n"
     "      --no-vlan-key      do not separate connections by VLAN id\n"
     "      --hash-seed N      fixed connection-table hash seed (reproducible runs)\n"
-    "      --max-connections N keep at most N connections in memory; when full, the\n"
-    "                         oldest half-open ones are finished early (flagged evicted)\n"
+    "      --max-connections N keep at most N full records; when full, closed ones\n"
+    "                         waiting out TIME-WAIT are folded (results unchanged),\n"
+    "                         then idle, then half-open ones finished early (evicted)\n"
     "      --threads N        1: one thread; 2: reading | analysis+output; 3: reading |\n"
     "                         analysis | output, with --db beside another output the\n"
     "                         database on a thread of its own (default: 3 with an\n"
@@ -85,6 +86,25 @@ struct analyze_opts {
 };
 
 /* Warn once per unsupported link type. */
+/* Say what the engine's clock had to correct (docs/vantage.md, "Time"). */
+static void warn_time(const struct tcb_stats *ts)
+{
+    if (ts->ts_outliers) {
+        time_t sec = (time_t)(ts->ts_outlier_first_ns / 1000000000ULL);
+        struct tm tm;
+        char when[32] = "?";
+        if (gmtime_r(&sec, &tm))
+            strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+        cli_warning("%llu frame(s) dated far from the frames around them (the first dated %s) "
+                    "were taken at their neighbours' time (engine.ts_outliers)",
+                    (unsigned long long)ts->ts_outliers, when);
+    }
+    if (ts->ts_clamped)
+        cli_warning("%llu segment(s) dated before their connection's previous segment were "
+                    "taken at that segment's time (engine.ts_clamped)",
+                    (unsigned long long)ts->ts_clamped);
+}
+
 static void warn_linktype(int linktype)
 {
     static int seen[16];
@@ -306,6 +326,7 @@ int cli_analyze(int argc, char **argv, const char *cmdline)
     struct pipeline_result res = {0};
     (void)pipeline_run(pl, rd, tcb, &res);
     cli_progress_stop();
+    warn_time(tcb_table_stats(tcb));
 
     int status = res.input_status;
     size_t nf;

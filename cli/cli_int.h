@@ -24,6 +24,7 @@ int cli_analyze(int argc, char **argv, const char *cmdline);
 int cli_summary(int argc, char **argv);
 int cli_show(int argc, char **argv);
 int cli_list(int argc, char **argv);
+int cli_report(int argc, char **argv);
 
 /* The one place that prints errors: "tcbscope: <msg>" on stderr (erases the progress line). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

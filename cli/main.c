@@ -1,6 +1,7 @@
 /*
  * cli/main.c - the tcbscope command: picks the subcommand, --help and
- * --version.  The commands live in analyze.c, summary_cmd.c, list_cmd.c and show.c;
+ * --version.  The commands live in analyze.c, summary_cmd.c, list_cmd.c, show.c
+ * and report_cmd.c;
  * terminal helpers in term.c and progress.c.  No analysis logic lives in cli/.
  *
  * Exit status (tcbscope(1)): 0 success, 1 bad usage, 2 input error (a file
@@ -26,6 +27,7 @@ static const char main_usage[] =
     "                       --server, --port, --state, --open-kind, ...)\n"
     "  show DB CONN         one connection's timeline as a ladder diagram\n"
     "                       (--packets: every segment, re-read from the captures)\n"
+    "  report DB -o FILE    one self-contained HTML page: latency, kinds, ladders\n"
     "\n"
     "  tcbscope --version   print the version\n"
     "  tcbscope COMMAND --help   options of one command; see also tcbscope(1)\n"
@@ -80,6 +82,8 @@ int main(int argc, char **argv)
         return cli_show(argc - 1, argv + 1);
     if (!strcmp(cmd, "list"))
         return cli_list(argc - 1, argv + 1);
+    if (!strcmp(cmd, "report"))
+        return cli_report(argc - 1, argv + 1);
     if (cmd[0] == '-')
         return cli_usage_error(NULL, "unknown option '%s'", cmd);
     return cli_usage_error(NULL, "unknown command '%s'", cmd);

@@ -12,8 +12,9 @@
  * segments sent by that endpoint; rcv_ack_of_syn, rcv_ack_of_fin and
  * rcv_rst are segments sent by the other one.
  *
- * Leaves to others: the queries (storage/dbread.c), reading and decoding
- * the captures (dissectors/).
+ * Leaves to others: the queries (storage/dbread.c), cutting transitions
+ * into ladder steps (storage/ladder.c), reading and decoding the captures
+ * (dissectors/).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "cli_int.h"
+#include "seq.h"
 
 static const char show_usage[] =
     "usage: tcbscope show [options] DB CONN\n"
@@ -91,62 +93,6 @@ static bool parse_conn(const char *s, struct conn_spec *c)
 
 enum { ARROW_W = 34, STATE_W = 13 };
 
-/* Sender of the segment behind a transition: TCB_CLIENT/TCB_SERVER, or -1 (no segment). */
-static int sender_of(const struct tcb_event *e)
-{
-    if (e->frame == 0)
-        return -1;
-    switch (e->cause) {
-    case TCB_CAUSE_SND_SYN:
-    case TCB_CAUSE_SND_SYNACK:
-    case TCB_CAUSE_SND_FIN:
-    case TCB_CAUSE_SND_RST:
-    case TCB_CAUSE_RCV_SYN:    /* its SYN/ACK acknowledges the SYN */
-    case TCB_CAUSE_RCV_SYNACK: /* its ACK acknowledges the SYN/ACK */
-    case TCB_CAUSE_RCV_FIN:    /* its ACK acknowledges the FIN */
-        return e->endpoint;
-    case TCB_CAUSE_RCV_ACK_OF_SYN:
-    case TCB_CAUSE_RCV_ACK_OF_FIN:
-    case TCB_CAUSE_RCV_RST:
-        return !e->endpoint;
-    default:
-        return -1; /* inferred: midstream, syn_not_seen, new_incarnation, ... */
-    }
-}
-
-/* Flags the cause implies the segment carried. */
-static unsigned flags_of(const struct tcb_event *e)
-{
-    switch (e->cause) {
-    case TCB_CAUSE_SND_SYN: return DIS_TH_SYN;
-    case TCB_CAUSE_RCV_SYN:
-    case TCB_CAUSE_SND_SYNACK: return DIS_TH_SYN | DIS_TH_ACK;
-    case TCB_CAUSE_SND_FIN: return DIS_TH_FIN;
-    case TCB_CAUSE_SND_RST:
-    case TCB_CAUSE_RCV_RST: return DIS_TH_RST;
-    case TCB_CAUSE_RCV_SYNACK:
-    case TCB_CAUSE_RCV_ACK_OF_SYN:
-    case TCB_CAUSE_RCV_FIN:
-    case TCB_CAUSE_RCV_ACK_OF_FIN: return DIS_TH_ACK;
-    default: return 0;
-    }
-}
-
-static void flag_label(unsigned fl, char *buf, size_t len)
-{
-    static const struct { unsigned bit; const char *name; } names[] = {
-        {DIS_TH_SYN, "SYN"}, {DIS_TH_FIN, "FIN"}, {DIS_TH_RST, "RST"}, {DIS_TH_PSH, "PSH"},
-        {DIS_TH_ACK, "ACK"}, {DIS_TH_URG, "URG"}, {DIS_TH_ECE, "ECE"}, {DIS_TH_CWR, "CWR"},
-        {DIS_TH_AE, "AE"},
-    };
-    size_t o = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (fl & names[i].bit)
-            o += (size_t)snprintf(buf + o, len > o ? len - o : 0, "%s%s", o ? "," : "",
-                                  names[i].name);
-}
-
 /* "----- SYN ----------->" or "<---------- SYN,ACK -----", ARROW_W wide. */
 static void arrow(char *buf, int dir, const char *label)
 {
@@ -179,38 +125,19 @@ static void ladder(FILE *o, const struct cli_style *st, const struct sink_db_con
     cli_fmt_endpoint(sep, sizeof(sep), c->server_ip, c->server_port);
     fprintf(o, "\n  %s%11s %6s  %-*s %-*s %s%s\n", st->dim, "time", "frame", STATE_W, "client",
             ARROW_W, "", "server", st->reset);
-    const char *c0 = c->client_final_state, *s0 = c->server_final_state;
-    for (size_t i = n; i-- > 0;) { /* the first from_state of each side */
-        if (ev[i].endpoint == TCB_CLIENT)
-            c0 = tcb_state_name((enum tcb_state)ev[i].from);
-        else
-            s0 = tcb_state_name((enum tcb_state)ev[i].from);
-    }
+    const char *final[2] = {c->client_final_state, c->server_final_state}, *start[2];
+    sink_ladder_start(ev, n, final, start);
     fprintf(o, "  %11s %6s  %s%-*s %s%s\n", "", "", st->dim, STATE_W + ARROW_W + 1, cep, sep,
             st->reset);
-    ladder_row(o, st, "", "", c0, "", "", s0);
+    ladder_row(o, st, "", "", start[TCB_CLIENT], "", "", start[TCB_SERVER]);
 
     for (size_t i = 0; i < n;) {
         char t[32], fr[24], mid[ARROW_W + 1] = "";
-        size_t j = i + 1;
-        if (ev[i].frame)
-            while (j < n && ev[j].frame == ev[i].frame)
-                j++;
-        /* The states each side went through on this segment, in order. */
-        const char *cs[8], *ss[8];
-        size_t nc = 0, ns = 0;
-        unsigned fl = 0;
-        int dir = -1;
-        for (size_t k = i; k < j; k++) {
-            const char *name = tcb_state_name((enum tcb_state)ev[k].to);
-            if (ev[k].endpoint == TCB_CLIENT && nc < 8)
-                cs[nc++] = name;
-            else if (ev[k].endpoint == TCB_SERVER && ns < 8)
-                ss[ns++] = name;
-            fl |= flags_of(&ev[k]);
-            if (dir < 0)
-                dir = sender_of(&ev[k]);
-        }
+        struct sink_ladder_step sp;
+        size_t j = sink_ladder_step(ev, n, i, &sp);
+        size_t nc = sp.nto[TCB_CLIENT], ns = sp.nto[TCB_SERVER];
+        unsigned fl = sp.flags;
+        int dir = sp.sender;
         cli_reltime(ev[i].ts_ns >= c->first_ns ? ev[i].ts_ns - c->first_ns : 0, t);
         if (ev[i].frame)
             snprintf(fr, sizeof(fr), "%llu", (unsigned long long)ev[i].frame);
@@ -219,7 +146,7 @@ static void ladder(FILE *o, const struct cli_style *st, const struct sink_db_con
         const char *color = "";
         if (dir >= 0) {
             char label[40];
-            flag_label(fl, label, sizeof(label));
+            sink_flag_label(fl, label, sizeof(label));
             arrow(mid, dir, label[0] ? label : "?");
             color = fl & DIS_TH_RST ? st->red : dir == TCB_CLIENT ? st->cyan : st->yellow;
         } else {
@@ -232,8 +159,10 @@ static void ladder(FILE *o, const struct cli_style *st, const struct sink_db_con
             rows = 1;
         for (size_t r = 0; r < rows; r++) {
             bool last = r + 1 == rows;
-            ladder_row(o, st, r == 0 ? t : "", r == 0 ? fr : "", r < nc ? cs[r] : "",
-                       last ? mid : "", last ? color : "", r < ns ? ss[r] : "");
+            ladder_row(o, st, r == 0 ? t : "", r == 0 ? fr : "",
+                       r < nc ? tcb_state_name((enum tcb_state)sp.to[TCB_CLIENT][r]) : "",
+                       last ? mid : "", last ? color : "",
+                       r < ns ? tcb_state_name((enum tcb_state)sp.to[TCB_SERVER][r]) : "");
         }
         i = j;
     }
@@ -258,11 +187,6 @@ static void conn_header(FILE *o, const struct cli_style *st, const struct sink_d
 }
 
 /* ---- packets ----------------------------------------------------------- */
-
-static bool seq_lt(uint32_t a, uint32_t b)
-{
-    return (int32_t)(a - b) < 0;
-}
 
 struct dir_track {
     bool seen, have_ws;
@@ -449,17 +373,17 @@ static int packets(FILE *o, const struct cli_style *st, struct sink_db *db, cons
         }
         if (seglen > 0) {
             uint32_t end = p.seq + seglen;
-            if (seq_lt(p.seq, d->next)) {
-                if (seq_lt(d->next, end))
+            if (tcb_seq_lt(p.seq, d->next)) {
+                if (tcb_seq_lt(d->next, end))
                     NOTE("%s[partial retransmission]", no ? " " : "");
                 else if (seen_start(d, p.seq))
                     NOTE("%s[retransmission]", no ? " " : "");
                 else
                     NOTE("%s[out-of-order]", no ? " " : "");
-            } else if (seq_lt(d->next, p.seq) && shown) {
+            } else if (tcb_seq_lt(d->next, p.seq) && shown) {
                 NOTE("%s[previous segment not captured]", no ? " " : "");
             }
-            if (seq_lt(d->next, end))
+            if (tcb_seq_lt(d->next, end))
                 d->next = end;
             add_start(d, p.seq);
         } else if ((p.tcp_flags & (DIS_TH_ACK | DIS_TH_RST)) == DIS_TH_ACK && d->seen &&
@@ -479,7 +403,7 @@ static int packets(FILE *o, const struct cli_style *st, struct sink_db *db, cons
 #undef NOTE
         char t[32], fl[48], flb[52], opts[64], ack[16] = "", win[16];
         cli_reltime(f.ts_ns - c->first_ns, t);
-        flag_label(p.tcp_flags, fl, sizeof(fl));
+        sink_flag_label(p.tcp_flags, fl, sizeof(fl));
         snprintf(flb, sizeof(flb), "[%s]", fl);
         if ((p.tcp_flags & DIS_TH_ACK) && other->seen)
             snprintf(ack, sizeof(ack), "%u", p.ack - other->base);

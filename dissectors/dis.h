@@ -28,7 +28,7 @@
     X(NONE, "none")                                                                                \
     X(LINK_UNSUPPORTED, "link_unsupported")   /* link type we do not decode */                     \
     X(LINK_TRUNCATED, "link_truncated")       /* frame shorter than its link header(s) */          \
-    X(LINK_MALFORMED, "link_malformed")       /* e.g. PPPoE length/version wrong, MPLS too deep */ \
+    X(LINK_MALFORMED, "link_malformed")       /* bad PPPoE version, MPLS/tunnels too deep */       \
     X(NOT_IP, "not_ip")                       /* ARP, LLC, other ethertypes, PPP control */       \
     X(IP_TRUNCATED, "ip_truncated")           /* captured bytes end inside the IP header */       \
     X(IP_BAD_VERSION, "ip_bad_version")       /* version nibble disagrees with the link */         \
@@ -55,15 +55,71 @@ const char *dis_skip_name(enum dis_skip s);
 /* Link types we decode (DLT/LINKTYPE numbers as in pcap-linktype(7)). */
 #define DIS_LINKTYPE_NULL 0
 #define DIS_LINKTYPE_EN10MB 1
+#define DIS_LINKTYPE_PPP 9         /* PPP, with or without the FF 03 HDLC address/control */
+#define DIS_LINKTYPE_PPP_HDLC 50   /* PPP in HDLC-like framing, or Cisco HDLC (0F/8F) */
 #define DIS_LINKTYPE_RAW 101
+#define DIS_LINKTYPE_C_HDLC 104    /* Cisco HDLC: address, control, ethertype */
 #define DIS_LINKTYPE_LOOP 108
 #define DIS_LINKTYPE_LINUX_SLL 113
+#define DIS_LINKTYPE_IPNET 226     /* Solaris ipnet: 24-byte header, family 2 / 26 */
 #define DIS_LINKTYPE_IPV4 228
 #define DIS_LINKTYPE_IPV6 229
+#define DIS_LINKTYPE_NFLOG 239     /* Linux NFLOG: TLVs, payload TLV type 9 */
+#define DIS_LINKTYPE_IPOIB 242     /* IP over InfiniBand: ethertype + 2 reserved bytes */
+#define DIS_LINKTYPE_PKTAP 258     /* Apple PKTAP: header naming the inner frame's DLT */
 #define DIS_LINKTYPE_LINUX_SLL2 276
 
 /* True when dis_decode() understands this link type. */
 bool dis_linktype_supported(int linktype);
+
+/*
+ * Tunnels dis_decode() looks into (the innermost one is dis_pkt.tunnel).  One
+ * X-macro makes the enum and the stable names (for the sinks' `tunnel`
+ * column).  Which bytes make which tunnel:
+ *   vxlan   UDP destination port 4789, VXLAN header with the I flag, Ethernet
+ *           inside (RFC 7348); id = the 24-bit VNI.
+ *   geneve  UDP destination port 6081, version 0, options skipped by their
+ *           length (RFC 8926); Ethernet (0x6558), IPv4 or IPv6 inside;
+ *           id = the 24-bit VNI.
+ *   gre     IP protocol 47, version 0 (RFC 2784/2890; checksum, key and
+ *           sequence fields skipped as their bits say), carrying IPv4,
+ *           IPv6, Ethernet (0x6558, "gretap"), or any ethertype dis_decode()
+ *           knows (VLAN, MPLS); id = the key when present.
+ *   erspan  GRE protocol 0x88BE with the S bit (ERSPAN type II, version 1,
+ *           8-byte header) or 0x22EB (type III, version 2, 12 bytes plus the
+ *           8-byte platform subheader when O is set), Ethernet inside;
+ *           0x88BE without S is type I (no header, no id).  id = the 10-bit
+ *           session id (the GRE key, if any, is not kept).
+ *   ipip    IP protocol 4: IPv4 inside IPv4 (ipip) or IPv6 (4in6).
+ *   ipip6   IP protocol 41: IPv6 inside IPv4 (6in4, Linux "sit") or IPv6
+ *           (6in6, Linux "ip6tnl").
+ * GRE with version 1 (PPTP) and UDP on other ports are not looked into:
+ * not_tcp.  A tunnel header cut by the snaplen is link_truncated; a wrong
+ * version, a VXLAN header without the I flag, or more than DIS_MAX_TUNNELS
+ * nested tunnels is link_malformed.  A fragmented outer datagram is not
+ * reassembled: ipv4_fragment / ipv6_fragment, first fragments included.
+ */
+#define DIS_TUNNEL_LIST(X)                                                                         \
+    X(NONE, "none")                                                                                \
+    X(VXLAN, "vxlan")                                                                              \
+    X(GENEVE, "geneve")                                                                            \
+    X(GRE, "gre")                                                                                  \
+    X(ERSPAN, "erspan")                                                                            \
+    X(IPIP, "ipip")                                                                                \
+    X(IPIP6, "ipip6")
+
+enum dis_tunnel {
+#define DIS_X_ENUM(name, str) DIS_TUNNEL_##name,
+    DIS_TUNNEL_LIST(DIS_X_ENUM)
+#undef DIS_X_ENUM
+        DIS_TUNNEL_COUNT
+};
+
+/* Nested tunnels decoded at most; one more is link_malformed. */
+#define DIS_MAX_TUNNELS 4
+
+/* Stable lower-case name of a tunnel kind ("vxlan"); "unknown" out of range. */
+const char *dis_tunnel_name(enum dis_tunnel t);
 
 /* TCP flag bits as in the header's 12-bit flags field (AE is RFC 9768's bit 8). */
 #define DIS_TH_FIN 0x001
@@ -103,6 +159,14 @@ struct dis_tcp_opts {
 #define DIS_ODD_ETH_PADDING 0x04   /* bytes after the IP datagram in the frame (ignored) */
 #define DIS_ODD_TCP_RESERVED 0x08  /* reserved header bits set */
 #define DIS_ODD_OPT_TRUNCATED 0x10 /* snaplen cut the options: those past the cut are unknown */
+/* IP length 0 taken from the frame (wire length): IPv4 total length 0 (TSO /
+ * BIG TCP on the capturing host; tshark does the same), or IPv6 payload
+ * length 0 with no Jumbo Payload option (Linux BIG TCP without the hop-by-hop
+ * header; tshark 4.0 only notes "maybe TSO" and does not decode the TCP) */
+#define DIS_ODD_IP_LEN_FROM_FRAME 0x20
+/* IPv6 payload length 0 and a hop-by-hop Jumbo Payload option (RFC 2675):
+ * the length came from the option */
+#define DIS_ODD_IP_JUMBO 0x40
 
 /* Checksum verdict (only with verification switched on). */
 enum dis_csum { DIS_CSUM_UNCHECKED = 0, DIS_CSUM_GOOD, DIS_CSUM_BAD_IP, DIS_CSUM_BAD_TCP };
@@ -119,10 +183,28 @@ struct dis_pkt {
     uint32_t wirelen; /* bytes on the wire */
     int linktype;
 
+    /* VLAN tags of the innermost Ethernet header: entering a tunnel clears
+     * them, so they always belong to the packet whose tuple is below. */
     uint16_t vlan[2];   /* outer then inner 802.1Q/802.1ad VLAN ids (12 bits) */
     uint8_t vlan_count; /* tags seen (may exceed 2; only the first two are kept) */
-    uint8_t mpls_count; /* MPLS labels popped */
-    bool pppoe;
+    uint8_t mpls_count; /* MPLS labels popped, at every tunnel level together */
+    bool pppoe;         /* a PPPoE session header was seen at any level */
+
+    /*
+     * Encapsulation.  tunnel is the innermost tunnel (enum dis_tunnel;
+     * DIS_TUNNEL_NONE for a plain packet), tunnel_depth how many were
+     * nested (0..DIS_MAX_TUNNELS).  tunnel_id is that innermost tunnel's
+     * identifier, meaningful only with has_tunnel_id: the VNI (VXLAN,
+     * Geneve), the GRE key (gre, when the K bit is set) or the ERSPAN
+     * session id (type II/III).  Addresses, ports, ttl and VLAN below are
+     * the inner packet's: a connection inside a tunnel is keyed by its own
+     * tuple (plus, for the engine to add, the tunnel id); the outer headers
+     * are not kept.
+     */
+    uint8_t tunnel;       /* enum dis_tunnel */
+    uint8_t tunnel_depth;
+    bool has_tunnel_id;
+    uint32_t tunnel_id;
 
     uint8_t ip_version; /* 4 or 6 */
     uint8_t ttl;        /* TTL / hop limit */
@@ -252,11 +334,13 @@ void dis_reader_close(struct dis_reader *r);
 struct dis_stats {
     uint64_t frames;
     uint64_t bytes; /* captured bytes */
-    uint64_t ipv4, ipv6, tcp;
+    uint64_t ipv4, ipv6, tcp; /* ipv4/ipv6: frames with an IP header decoded whole (tunnels: one count) */
     uint64_t skipped[DIS_SKIP_COUNT];
     uint64_t bad_ip_csum, bad_tcp_csum;
     uint64_t opt_malformed;
     uint64_t first_fragments;
+    uint64_t tunnelled; /* TCP segments found inside a tunnel (dis_pkt.tunnel != NONE) */
+    uint64_t ip_len_from_frame; /* TCP segments with DIS_ODD_IP_LEN_FROM_FRAME or _JUMBO */
     struct {
         int linktype;
         uint64_t frames;

@@ -132,6 +132,13 @@ enum dis_l3 {
  */
 enum dis_skip dis_link_decode(int linktype, struct dis_cur *c, struct dis_pkt *p, enum dis_l3 *l3);
 
+/* An Ethernet header (with VLAN, MPLS, PPPoE, LLC/SNAP) at c, as for EN10MB;
+ * tunnels carrying Ethernet use it.  Same contract as dis_link_decode(). */
+enum dis_skip dis_en10mb(struct dis_cur *c, struct dis_pkt *p, enum dis_l3 *l3);
+
+/* From an ethertype on (c just after it): VLAN tags, MPLS, PPPoE or IP. */
+enum dis_skip dis_ethertype(uint16_t type, struct dis_cur *c, struct dis_pkt *p, enum dis_l3 *l3);
+
 /* What the IP layer hands to TCP. */
 struct dis_l4 {
     struct dis_cur seg; /* captured bytes of the TCP segment, limited by the IP length */
@@ -139,6 +146,12 @@ struct dis_l4 {
     bool fragment;      /* first fragment of a fragmented datagram */
     bool csum_ok;       /* TCP checksum verifiable (pseudo-header known: no pending route) */
     uint64_t pseudo;    /* pseudo-header sum (not folded) */
+    /* On DIS_SKIP_NOT_TCP from dis_ip_decode() (only then): the protocol /
+     * next header that is not TCP, with seg and seg_len its payload as for
+     * TCP, and later_fragment for an IPv4 datagram that is a non-first
+     * fragment (fragment: a first one).  dis_tunnel_decode() reads them. */
+    uint8_t proto;
+    bool later_fragment;
 };
 
 /*
@@ -150,6 +163,19 @@ struct dis_l4 {
  */
 enum dis_skip dis_ip_decode(enum dis_l3 l3, struct dis_cur c, size_t wire_left, bool verify_csum,
                             struct dis_pkt *p, struct dis_l4 *l4);
+
+/*
+ * Look into the payload of an IP datagram that is not TCP (l4 as left by
+ * dis_ip_decode() returning DIS_SKIP_NOT_TCP; p->ip_version is the outer
+ * version) for one of the tunnels of DIS_TUNNEL_LIST, and decode the tunnel
+ * header and any Ethernet inside it.  On DIS_SKIP_NONE, *c is at the inner
+ * IP header, *wire_left how many bytes of it were on the wire, *l3 its
+ * announced version, and p->tunnel/tunnel_id/has_tunnel_id/tunnel_depth
+ * describe this tunnel (the caller bounds the depth).  DIS_SKIP_NOT_TCP
+ * when the payload is no tunnel we decode; else why the frame is unusable.
+ */
+enum dis_skip dis_tunnel_decode(const struct dis_l4 *l4, struct dis_pkt *p, struct dis_cur *c,
+                                size_t *wire_left, enum dis_l3 *l3);
 
 /*
  * Decode the TCP header and options of l4->seg, set the payload fields and,

@@ -26,8 +26,8 @@ static inline enum dis_skip dis_ipv4(struct dis_cur *c, size_t wire_left, bool v
     const struct dis_cur hdr = *c;
     struct dis_cur addrs;
     uint8_t vihl, tos, ttl, proto;
-    uint16_t tot, id, frag, sum;
-    size_t hlen;
+    uint16_t tot16, id, frag, sum;
+    size_t hlen, tot;
 
     if (!dis_peek8(c, 0, &vihl))
         return DIS_SKIP_IP_TRUNCATED;
@@ -39,7 +39,7 @@ static inline enum dis_skip dis_ipv4(struct dis_cur *c, size_t wire_left, bool v
         return DIS_SKIP_IPV4_BAD_IHL;
     if (wire_left < hlen)
         return DIS_SKIP_IP_BAD_LENGTH;
-    if (!dis_skip(c, 1) || !dis_u8(c, &tos) || !dis_be16(c, &tot) || !dis_be16(c, &id) ||
+    if (!dis_skip(c, 1) || !dis_u8(c, &tos) || !dis_be16(c, &tot16) || !dis_be16(c, &id) ||
         !dis_be16(c, &frag) || !dis_u8(c, &ttl) || !dis_u8(c, &proto) || !dis_be16(c, &sum))
         return DIS_SKIP_IP_TRUNCATED;
     addrs = *c;
@@ -47,8 +47,14 @@ static inline enum dis_skip dis_ipv4(struct dis_cur *c, size_t wire_left, bool v
         return DIS_SKIP_IP_TRUNCATED;
     memset(p->src + 4, 0, 12); /* dis.h: IPv4 in the first 4 bytes, the rest zero */
     memset(p->dst + 4, 0, 12);
-    /* A zero total length (TCP segmentation offload on the capturing host)
-     * lands here too: without reassembly hints we cannot tell the real one. */
+    /* A zero total length is what a sending Linux host hands tcpdump for a
+     * TSO/GSO or BIG TCP (over 64 KiB) segment: the frame's length is the
+     * datagram's, as tshark takes it. */
+    tot = tot16;
+    if (tot == 0) {
+        tot = wire_left;
+        p->flags_odd |= DIS_ODD_IP_LEN_FROM_FRAME;
+    }
     if (tot < hlen || tot > wire_left)
         return DIS_SKIP_IP_BAD_LENGTH;
     if (wire_left > tot)
@@ -58,20 +64,50 @@ static inline enum dis_skip dis_ipv4(struct dis_cur *c, size_t wire_left, bool v
     if (verify_csum && dis_csum_fold(dis_csum_add(0, &hdr, hlen)) != 0xffff)
         p->csum = DIS_CSUM_BAD_IP;
 
-    if (proto != DIS_PROTO_TCP)
+    l4->seg = *c;
+    l4->seg_len = (uint32_t)(tot - hlen);
+    dis_cur_limit(&l4->seg, l4->seg_len);
+    if (proto != DIS_PROTO_TCP) { /* a tunnel, perhaps: dis_tunnel_decode() */
+        l4->proto = proto;
+        l4->later_fragment = (frag & 0x1fff) != 0;
+        l4->fragment = !l4->later_fragment && (frag & 0x2000);
         return DIS_SKIP_NOT_TCP;
+    }
     if (frag & 0x1fff) /* offset != 0: no TCP header here, no reassembly */
         return DIS_SKIP_IPV4_FRAGMENT;
     l4->fragment = (frag & 0x2000) != 0; /* MF */
     if (l4->fragment)
         p->flags_odd |= DIS_ODD_IP_FRAGMENT;
 
-    l4->seg = *c;
-    l4->seg_len = (uint32_t)(tot - hlen);
-    dis_cur_limit(&l4->seg, l4->seg_len);
     l4->csum_ok = true;
     l4->pseudo = dis_csum_add(DIS_PROTO_TCP + (uint64_t)l4->seg_len, &addrs, 8);
     return DIS_SKIP_NONE;
+}
+
+/*
+ * The Jumbo Payload option (RFC 2675: type 0xC2, 4 bytes of length) in the
+ * hop-by-hop header at c (not consumed), into *len.  False when it is not
+ * there or cut off; the chain walk then finds out what is wrong.
+ */
+static bool dis_ipv6_jumbo(const struct dis_cur *c, uint32_t *len)
+{
+    struct dis_cur h = *c;
+    uint8_t hlen, type, olen;
+
+    if (!dis_skip(&h, 1) || !dis_u8(&h, &hlen))
+        return false;
+    dis_cur_limit(&h, ((size_t)hlen + 1) * 8 - 2);
+    while (dis_u8(&h, &type)) {
+        if (type == 0) /* Pad1 */
+            continue;
+        if (!dis_u8(&h, &olen))
+            return false;
+        if (type == 0xc2 && olen == 4)
+            return dis_be32(&h, len);
+        if (!dis_skip(&h, olen))
+            return false;
+    }
+    return false;
 }
 
 /*
@@ -84,8 +120,8 @@ static inline enum dis_skip dis_ipv6(struct dis_cur *c, size_t wire_left, struct
 {
     struct dis_cur addrs;
     uint8_t b0, nh, hlim;
-    uint16_t plen;
-    size_t rest;
+    uint16_t plen16;
+    size_t rest, plen;
     bool route_pending = false;
 
     if (!dis_peek8(c, 0, &b0))
@@ -95,16 +131,29 @@ static inline enum dis_skip dis_ipv6(struct dis_cur *c, size_t wire_left, struct
     p->ip_version = 6;
     if (wire_left < 40)
         return DIS_SKIP_IP_BAD_LENGTH;
-    if (!dis_skip(c, 4) || !dis_be16(c, &plen) || !dis_u8(c, &nh) || !dis_u8(c, &hlim))
+    if (!dis_skip(c, 4) || !dis_be16(c, &plen16) || !dis_u8(c, &nh) || !dis_u8(c, &hlim))
         return DIS_SKIP_IP_TRUNCATED;
     addrs = *c;
     if (!dis_bytes(c, p->src, 16) || !dis_bytes(c, p->dst, 16))
         return DIS_SKIP_IP_TRUNCATED;
-    /* Payload length 0 is a jumbogram (RFC 2675, hop-by-hop option) or TSO;
-     * neither is decoded. */
-    if (plen == 0 || (size_t)plen + 40 > wire_left)
+    /* Payload length 0: a jumbogram (RFC 2675: the hop-by-hop Jumbo Payload
+     * option has the length) or Linux BIG TCP / GSO, which may have dropped
+     * that option before tcpdump saw the packet: then the frame says. */
+    plen = plen16;
+    if (plen == 0) {
+        uint32_t jumbo;
+
+        if (nh == 0 && dis_ipv6_jumbo(c, &jumbo)) {
+            plen = jumbo;
+            p->flags_odd |= DIS_ODD_IP_JUMBO;
+        } else {
+            plen = wire_left - 40;
+            p->flags_odd |= DIS_ODD_IP_LEN_FROM_FRAME;
+        }
+    }
+    if (plen + 40 > wire_left)
         return DIS_SKIP_IP_BAD_LENGTH;
-    if (wire_left > (size_t)plen + 40)
+    if (wire_left > plen + 40)
         p->flags_odd |= DIS_ODD_ETH_PADDING;
     p->ttl = hlim;
     dis_cur_limit(c, plen);
@@ -153,7 +202,11 @@ static inline enum dis_skip dis_ipv6(struct dis_cur *c, size_t wire_left, struct
             }
             nh = next;
             continue;
-        default: /* 59 no next header, UDP, ICMPv6, ESP, ... */
+        default: /* 59 no next header, UDP, ICMPv6, ESP, a tunnel, ... */
+            l4->proto = nh;
+            l4->later_fragment = false; /* those stopped at the fragment header */
+            l4->seg = *c;
+            l4->seg_len = (uint32_t)rest;
             return DIS_SKIP_NOT_TCP;
         }
         if (!dis_skip(c, sz))

@@ -1,8 +1,9 @@
 /*
  * link.c - link-layer decoding for dis_decode(): Ethernet II and 802.3
  * LLC/SNAP, 802.1Q/802.1ad VLAN tags, MPLS label stacks, PPPoE sessions,
- * Linux cooked captures (SLL, SLL2), BSD loopback (NULL, LOOP) and the
- * header-less raw IP link types.
+ * Linux cooked captures (SLL, SLL2), BSD loopback (NULL, LOOP), the
+ * header-less raw IP link types, PPP and Cisco HDLC (PPP, PPP_HDLC, C_HDLC),
+ * IP over InfiniBand, Linux NFLOG, Apple PKTAP and Solaris IPNET.
  *
  * Leaves to ip.c everything from the IP header on (including telling a bad
  * version nibble from a good one) and to decode.c the choice of link type.
@@ -20,6 +21,8 @@
 
 #define PPP_IPV4 0x0021
 #define PPP_IPV6 0x0057
+#define PPP_MPLS_UC 0x0281
+#define PPP_MPLS_MC 0x0283
 
 /* More labels than any real network stacks; bounds the pop loop. */
 #define DIS_MPLS_MAX_DEPTH 16
@@ -57,6 +60,26 @@ static enum dis_skip dis_mpls(struct dis_cur *c, struct dis_pkt *p, enum dis_l3 
     }
 }
 
+/* What a PPP protocol number (RFC 1661; *c just after it) says comes next:
+ * IPv4, IPv6 or an MPLS stack; LCP, PAP, CHAP, IPCP, ... are not IP. */
+static enum dis_skip dis_ppp_proto(uint16_t proto, struct dis_cur *c, struct dis_pkt *p,
+                                   enum dis_l3 *l3)
+{
+    switch (proto) {
+    case PPP_IPV4:
+        *l3 = DIS_L3_IPV4;
+        return DIS_SKIP_NONE;
+    case PPP_IPV6:
+        *l3 = DIS_L3_IPV6;
+        return DIS_SKIP_NONE;
+    case PPP_MPLS_UC:
+    case PPP_MPLS_MC:
+        return dis_mpls(c, p, l3);
+    default:
+        return DIS_SKIP_NOT_IP;
+    }
+}
+
 /* PPPoE session header (RFC 2516 section 4) and the PPP protocol field.  The
  * PPPoE length is not used: senders get it wrong and the IP header says how
  * long the datagram is (Zeek trusts IP too). */
@@ -72,22 +95,12 @@ static enum dis_skip dis_pppoe(struct dis_cur *c, struct dis_pkt *p, enum dis_l3
     p->pppoe = true;
     if (!dis_be16(c, &proto))
         return DIS_SKIP_LINK_TRUNCATED;
-    switch (proto) {
-    case PPP_IPV4:
-        *l3 = DIS_L3_IPV4;
-        return DIS_SKIP_NONE;
-    case PPP_IPV6:
-        *l3 = DIS_L3_IPV6;
-        return DIS_SKIP_NONE;
-    default: /* LCP 0xc021, PAP, CHAP, IPCP, ... */
-        return DIS_SKIP_NOT_IP;
-    }
+    return dis_ppp_proto(proto, c, p, l3);
 }
 
 /* From an ethertype on: VLAN tags (any number, each consumes 4 bytes so the
  * loop ends), then MPLS, PPPoE or IP.  *c is just after the ethertype. */
-static enum dis_skip dis_ethertype(uint16_t type, struct dis_cur *c, struct dis_pkt *p,
-                                   enum dis_l3 *l3)
+enum dis_skip dis_ethertype(uint16_t type, struct dis_cur *c, struct dis_pkt *p, enum dis_l3 *l3)
 {
     for (;;) {
         switch (type) {
@@ -121,7 +134,7 @@ static enum dis_skip dis_ethertype(uint16_t type, struct dis_cur *c, struct dis_
     }
 }
 
-static enum dis_skip dis_en10mb(struct dis_cur *c, struct dis_pkt *p, enum dis_l3 *l3)
+enum dis_skip dis_en10mb(struct dis_cur *c, struct dis_pkt *p, enum dis_l3 *l3)
 {
     uint16_t type;
 
@@ -193,9 +206,164 @@ static enum dis_skip dis_af(uint32_t af, enum dis_l3 *l3)
     }
 }
 
+/* PPP (RFC 1661), with the HDLC-like address/control bytes FF 03 (RFC 1662)
+ * or without them; a protocol field of one byte (odd first byte: protocol
+ * field compression, RFC 1661 section 6.5) or two. */
+static enum dis_skip dis_ppp(struct dis_cur *c, struct dis_pkt *p, enum dis_l3 *l3)
+{
+    uint8_t b0, b1;
+
+    if (!dis_peek8(c, 0, &b0))
+        return DIS_SKIP_LINK_TRUNCATED;
+    if (b0 == 0xff) {
+        if (!dis_skip(c, 1) || !dis_u8(c, &b1))
+            return DIS_SKIP_LINK_TRUNCATED;
+        if (b1 != 0x03)
+            return DIS_SKIP_LINK_MALFORMED;
+    }
+    if (!dis_u8(c, &b0))
+        return DIS_SKIP_LINK_TRUNCATED;
+    if (b0 & 1)
+        return dis_ppp_proto(b0, c, p, l3);
+    if (!dis_u8(c, &b1))
+        return DIS_SKIP_LINK_TRUNCATED;
+    return dis_ppp_proto((uint16_t)(b0 << 8 | b1), c, p, l3);
+}
+
+/* Cisco HDLC: address (0x0F unicast, 0x8F broadcast), control, ethertype. */
+static enum dis_skip dis_chdlc(struct dis_cur *c, struct dis_pkt *p, enum dis_l3 *l3)
+{
+    uint16_t type;
+
+    if (!dis_skip(c, 2) || !dis_be16(c, &type))
+        return DIS_SKIP_LINK_TRUNCATED;
+    return dis_ethertype(type, c, p, l3);
+}
+
+/* PPP_HDLC (50): the first byte tells PPP in HDLC-like framing (0xFF) from
+ * Cisco HDLC (0x0F, 0x8F); pcap-linktype(7) allows no other. */
+static enum dis_skip dis_ppp_hdlc(struct dis_cur *c, struct dis_pkt *p, enum dis_l3 *l3)
+{
+    uint8_t b0;
+
+    if (!dis_peek8(c, 0, &b0))
+        return DIS_SKIP_LINK_TRUNCATED;
+    if (b0 == 0xff)
+        return dis_ppp(c, p, l3);
+    if (b0 == 0x0f || b0 == 0x8f)
+        return dis_chdlc(c, p, l3);
+    return DIS_SKIP_LINK_MALFORMED;
+}
+
+/* Solaris ipnet: version(1) family(1) htype(2) pktlen(4) ifindex(4)
+ * grifindex(4) zsrc(4) zdst(4), big-endian; family 2 = IPv4, 26 = IPv6
+ * (Solaris' AF_INET6). */
+static enum dis_skip dis_ipnet(struct dis_cur *c, enum dis_l3 *l3)
+{
+    uint8_t version, family;
+
+    if (!dis_u8(c, &version) || !dis_u8(c, &family) || !dis_skip(c, 22))
+        return DIS_SKIP_LINK_TRUNCATED;
+    if (family == 2) {
+        *l3 = DIS_L3_IPV4;
+        return DIS_SKIP_NONE;
+    }
+    if (family == 26) {
+        *l3 = DIS_L3_IPV6;
+        return DIS_SKIP_NONE;
+    }
+    return DIS_SKIP_NOT_IP;
+}
+
+#define NFULA_PAYLOAD 9
+
+/*
+ * Linux NFLOG: family(1) version(1) resource id(2, big-endian), then TLVs of
+ * length(2) type(2) value, each padded to 4 bytes, length and type in the
+ * capturing host's byte order (not recorded: the order that makes the first
+ * TLV's length fit is taken, little-endian when both do).  The packet is the
+ * value of the NFULA_PAYLOAD TLV; a snaplen cut inside it is left to IP.
+ */
+static enum dis_skip dis_nflog(struct dis_cur *c, enum dis_l3 *l3)
+{
+    uint8_t family;
+    uint16_t len, type;
+    bool be = false, first = true;
+
+    if (!dis_u8(c, &family) || !dis_skip(c, 3))
+        return DIS_SKIP_LINK_TRUNCATED;
+    for (;;) {
+        struct dis_cur t = *c;
+
+        if (dis_left(c) == 0)
+            return DIS_SKIP_NOT_IP; /* no payload TLV (e.g. --nflog-size 0) */
+        if (!dis_le16(&t, &len) || !dis_le16(&t, &type))
+            return DIS_SKIP_LINK_TRUNCATED;
+        if (first) {
+            uint16_t swapped = (uint16_t)(len << 8 | len >> 8);
+
+            be = (len < 4 || len > dis_left(c)) && swapped >= 4 && swapped <= dis_left(c);
+            first = false;
+        }
+        if (be) {
+            len = (uint16_t)(len << 8 | len >> 8);
+            type = (uint16_t)(type << 8 | type >> 8);
+        }
+        if (len < 4)
+            return DIS_SKIP_LINK_MALFORMED;
+        if ((type & 0x7fff) == NFULA_PAYLOAD) {
+            (void)dis_skip(c, 4); /* read above through the copy t */
+            dis_cur_limit(c, (size_t)len - 4);
+            break;
+        }
+        /* Another TLV: step over it and its padding. */
+        if (!dis_skip(c, ((size_t)len + 3) & ~(size_t)3))
+            return DIS_SKIP_LINK_TRUNCATED;
+    }
+    switch (family) {
+    case 2:
+        *l3 = DIS_L3_IPV4;
+        break;
+    case 10:
+        *l3 = DIS_L3_IPV6;
+        break;
+    default:
+        *l3 = DIS_L3_GUESS;
+        break;
+    }
+    return DIS_SKIP_NONE;
+}
+
+/* Apple PKTAP: pth_length(4) pth_type_next(4) pth_dlt(4) ..., little-endian
+ * (Apple hosts are).  The inner frame starts pth_length bytes in (at least
+ * the 108 bytes of struct pktap_header) and has link type pth_dlt; only
+ * pth_type_next 1 (a packet) carries one.  PKTAP inside PKTAP is refused. */
+#define PKTAP_MIN_LEN 108
+#define PKTAP_TYPE_PACKET 1
+#define DLT_PKTAP_APPLE 149
+
+static enum dis_skip dis_pktap(struct dis_cur *c, struct dis_pkt *p, enum dis_l3 *l3)
+{
+    uint32_t hlen, next, dlt;
+    struct dis_cur h = *c;
+
+    if (!dis_le32(&h, &hlen) || !dis_le32(&h, &next) || !dis_le32(&h, &dlt))
+        return DIS_SKIP_LINK_TRUNCATED;
+    if (hlen < PKTAP_MIN_LEN)
+        return DIS_SKIP_LINK_MALFORMED;
+    if (!dis_skip(c, hlen))
+        return DIS_SKIP_LINK_TRUNCATED;
+    if (next != PKTAP_TYPE_PACKET)
+        return DIS_SKIP_NOT_IP;
+    if (dlt == DIS_LINKTYPE_PKTAP || dlt == DLT_PKTAP_APPLE || dlt > INT32_MAX)
+        return DIS_SKIP_LINK_MALFORMED;
+    return dis_link_decode((int)dlt, c, p, l3);
+}
+
 enum dis_skip dis_link_decode(int linktype, struct dis_cur *c, struct dis_pkt *p, enum dis_l3 *l3)
 {
     uint32_t af;
+    uint16_t type;
 
     switch (linktype) {
     case DIS_LINKTYPE_EN10MB:
@@ -227,6 +395,22 @@ enum dis_skip dis_link_decode(int linktype, struct dis_cur *c, struct dis_pkt *p
     case DIS_LINKTYPE_IPV6:
         *l3 = DIS_L3_IPV6;
         return DIS_SKIP_NONE;
+    case DIS_LINKTYPE_PPP:
+        return dis_ppp(c, p, l3);
+    case DIS_LINKTYPE_PPP_HDLC:
+        return dis_ppp_hdlc(c, p, l3);
+    case DIS_LINKTYPE_C_HDLC:
+        return dis_chdlc(c, p, l3);
+    case DIS_LINKTYPE_IPOIB: /* RFC 4391: ethertype, 2 reserved bytes */
+        if (!dis_be16(c, &type) || !dis_skip(c, 2))
+            return DIS_SKIP_LINK_TRUNCATED;
+        return dis_ethertype(type, c, p, l3);
+    case DIS_LINKTYPE_IPNET:
+        return dis_ipnet(c, l3);
+    case DIS_LINKTYPE_NFLOG:
+        return dis_nflog(c, l3);
+    case DIS_LINKTYPE_PKTAP:
+        return dis_pktap(c, p, l3);
     default:
         return DIS_SKIP_LINK_UNSUPPORTED;
     }

@@ -5,19 +5,23 @@
  */
 #include "dis_int.h"
 
-/* True when the skip happened after the IP header was decoded whole. */
-static bool dis_ip_header_decoded(enum dis_skip skip)
+/* True when an IP header of the frame was decoded whole: the skip came after
+ * it, or inside a tunnel, whose header follows an IP header (link decoders
+ * never set ip_version; dis_decode() clears it first). */
+static bool dis_ip_header_decoded(enum dis_skip skip, const struct dis_pkt *p)
 {
     switch (skip) {
     case DIS_SKIP_LINK_UNSUPPORTED:
+        return false;
     case DIS_SKIP_LINK_TRUNCATED:
     case DIS_SKIP_LINK_MALFORMED:
     case DIS_SKIP_NOT_IP:
+        return p->ip_version != 0;
     case DIS_SKIP_IP_TRUNCATED:
     case DIS_SKIP_IP_BAD_VERSION:
     case DIS_SKIP_IPV4_BAD_IHL:
     case DIS_SKIP_IP_BAD_LENGTH:
-        return false;
+        return p->tunnel_depth > 0;
     default:
         return true;
     }
@@ -45,7 +49,7 @@ void dis_stats_add(struct dis_stats *s, const struct dis_frame *f, enum dis_skip
         s->link_other++;
     }
 
-    if (dis_ip_header_decoded(skip)) {
+    if (dis_ip_header_decoded(skip, p)) {
         if (p->ip_version == 4)
             s->ipv4++;
         else if (p->ip_version == 6)
@@ -64,4 +68,8 @@ void dis_stats_add(struct dis_stats *s, const struct dis_frame *f, enum dis_skip
         s->bad_tcp_csum++;
     if (p->flags_odd & DIS_ODD_OPT_MALFORMED)
         s->opt_malformed++;
+    if (p->tunnel != DIS_TUNNEL_NONE)
+        s->tunnelled++;
+    if (p->flags_odd & (DIS_ODD_IP_LEN_FROM_FRAME | DIS_ODD_IP_JUMBO))
+        s->ip_len_from_frame++;
 }

@@ -14,7 +14,7 @@ WIRE="$HERE/tunwire.py"
 RELINK="$HERE/relink.py"
 PY="$(python3 -c 'import sys; print(sys.executable)')"   # real binary: fast start-up
 TMP="$(mktemp -d /tmp/tcbs-samples.XXXXXX)"
-ALL_NS="tcbs-c tcbs-r tcbs-s tcbs-a tcbs-b tcbs-m"
+ALL_NS="tcbs-c tcbs-r tcbs-s tcbs-a tcbs-b tcbs-m tcbs-u tcbs-v"
 BG_PIDS=()
 
 C4=10.231.1.2  R4C=10.231.1.1  R4S=10.231.2.1  S4=10.231.2.2
@@ -479,6 +479,103 @@ if want simultaneous-close; then
     cap_stop
     wire_down
     expect simultaneous-close "$A4:40024 $B4:8080 1 active_passive active passive complete simultaneous TIME-WAIT TIME-WAIT 0 100 2000 0"
+fi
+
+# ------------------------------------------------------------- tunnels
+# tcbs-u [u0 10.231.40.1 fd00:231:40::1] -- veth (underlay) -- tcbs-v [u0
+# 10.231.40.2 fd00:231:40::2]; a kernel tunnel device t0 over it in each
+# (inner 10.231.41.1 / .2, fd00:231:41::1 / ::2); the standard exchange
+# runs over t0 and tcpdump captures the underlay u0 in tcbs-u.
+UU4=10.231.40.1 UV4=10.231.40.2 UU6=fd00:231:40::1 UV6=fd00:231:40::2
+TU4=10.231.41.1 TV4=10.231.41.2 TU6=fd00:231:41::1 TV6=fd00:231:41::2
+tunnel_up() {  # tunnel_up KIND (vxlan geneve gre gretap erspan erspan3 ipip sit ip4in6)
+    local kind=$1 ns l r l6 r6 mac peer args ether=0
+    for ns in tcbs-u tcbs-v; do ns_new $ns; done
+    ip link add u0 netns tcbs-u address 02:31:00:40:00:01 type veth \
+        peer name u0 netns tcbs-v address 02:31:00:40:00:02
+    for ns in tcbs-u tcbs-v; do
+        if [ $ns = tcbs-u ]; then
+            l=$UU4 r=$UV4 l6=$UU6 r6=$UV6 mac=02:31:00:41:00:01 peer=02:31:00:41:00:02
+        else
+            l=$UV4 r=$UU4 l6=$UV6 r6=$UU6 mac=02:31:00:41:00:02 peer=02:31:00:41:00:01
+        fi
+        nsx $ns ip addr add $l/24 dev u0
+        nsx $ns ip addr add $l6/64 dev u0 nodad
+        nsx $ns ip link set u0 up
+        nooffload $ns u0
+        nsx $ns ip neigh replace $r lladdr "$([ $ns = tcbs-u ] && echo 02:31:00:40:00:02 || echo 02:31:00:40:00:01)" dev u0 nud permanent
+        nsx $ns ip neigh replace $r6 lladdr "$([ $ns = tcbs-u ] && echo 02:31:00:40:00:02 || echo 02:31:00:40:00:01)" dev u0 nud permanent
+        case $kind in
+        vxlan)   args="type vxlan id 4242 local $l remote $r dstport 4789"; ether=1 ;;
+        geneve)  args="type geneve id 4243 remote $r"; ether=1 ;;
+        gre)     args="type gre local $l remote $r key 4244" ;;
+        gretap)  args="type gretap local $l remote $r key 4245"; ether=1 ;;
+        erspan)  args="type erspan seq key 4246 local $l remote $r erspan_ver 1 erspan 123"; ether=1 ;;
+        erspan3) args="type erspan seq key 4247 local $l remote $r erspan_ver 2 erspan 456 erspan_dir ingress erspan_hwid 7"; ether=1 ;;
+        ipip)    args="type ipip local $l remote $r" ;;
+        sit)     args="type sit local $l remote $r" ;;
+        ip4in6)  args="type ip6tnl mode ipip6 local $l6 remote $r6" ;;
+        esac
+        nsx $ns ip link add t0 $args || return 1   # this kernel may lack the type
+        [ $ether = 1 ] && nsx $ns ip link set t0 address $mac
+        # below the underlay's 1500 minus any tunnel header: no outer fragments
+        nsx $ns ip link set t0 mtu 1400 up
+        nooffload $ns t0
+        if [ $ns = tcbs-u ]; then
+            nsx $ns ip addr add $TU4/24 dev t0; nsx $ns ip addr add $TU6/64 dev t0 nodad
+            [ $ether = 1 ] && { nsx $ns ip neigh replace $TV4 lladdr $peer dev t0 nud permanent
+                                nsx $ns ip neigh replace $TV6 lladdr $peer dev t0 nud permanent; }
+        else
+            nsx $ns ip addr add $TV4/24 dev t0; nsx $ns ip addr add $TV6/64 dev t0 nodad
+            [ $ether = 1 ] && { nsx $ns ip neigh replace $TU4 lladdr $peer dev t0 nud permanent
+                                nsx $ns ip neigh replace $TU6 lladdr $peer dev t0 nud permanent; }
+        fi
+    done
+    sleep 1
+}
+tunnel_down() { for ns in tcbs-u tcbs-v; do ip netns del $ns 2>/dev/null || true; done; }
+
+tunnel_sample() {  # tunnel_sample KIND CLIENT_PORT [6]: the standard exchange through KIND
+    local kind=$1 port=$2 cli=$TU4 srvr=$TV4
+    [ "${3:-}" = 6 ] && { cli="[$TU6]"; srvr="[$TV6]"; }
+    log "$kind"
+    if ! tunnel_up "$kind"; then
+        log "$kind: this kernel cannot make the device; no capture (see $kind.md)"
+        tunnel_down; return 0
+    fi
+    cap_start tcbs-u u0 "$OUT/$kind.pcap"
+    if [ "${3:-}" = 6 ]; then
+        std_exchange tcbs-u tcbs-v $TV6 "[$TU6]:$port"
+    else
+        std_exchange tcbs-u tcbs-v $TV4 $TU4:$port
+    fi
+    cap_stop
+    tunnel_down
+    expect "$kind" "$(std_row "$cli:$port" "$srvr:8080")"
+}
+
+want vxlan && tunnel_sample vxlan 40041
+want geneve && tunnel_sample geneve 40042
+want gre && tunnel_sample gre 40043
+want gretap && tunnel_sample gretap 40044
+want erspan && tunnel_sample erspan 40045
+want erspan3 && tunnel_sample erspan3 40046
+want ipip && tunnel_sample ipip 40047
+want sit && tunnel_sample sit 40048 6
+want ip4in6 && tunnel_sample ip4in6 40049
+
+if want nflog; then
+    log nflog
+    # the client's own TCP segments to and from port 8080, logged by
+    # iptables to NFLOG group 5 and captured with tcpdump -i nflog:5
+    nsx tcbs-c iptables -A OUTPUT -p tcp --dport 8080 -j NFLOG --nflog-group 5
+    nsx tcbs-c iptables -A INPUT -p tcp --sport 8080 -j NFLOG --nflog-group 5
+    cap_start tcbs-c nflog:5 "$OUT/nflog.pcap"
+    std_exchange tcbs-c tcbs-s $S4 $C4:40050
+    sleep 2   # nfnetlink_log batches messages; its flush timer is 1 s
+    cap_stop
+    fw_reset
+    expect nflog "$(std_row $C4:40050 $S4:8080)"
 fi
 
 # ------------------------------------------------- header rewrites (relink)

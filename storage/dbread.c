@@ -214,21 +214,36 @@ int sink_db_run_ints(struct sink_db *db, const char *prefix, struct sink_db_coun
                         prefix, rows, n, err);
 }
 
-int sink_db_run_int(struct sink_db *db, const char *key, int64_t *v, char err[TCBS_ERRLEN])
+/* The `run` value of key: 1 with *out on its row when the value has the given
+ * SQLite type (the caller reads it and finalizes *out), 0 when the key is
+ * missing or of another type, negative with err; *out is left NULL unless 1. */
+static int run_value(struct sink_db *db, const char *key, int type, sqlite3_stmt **out,
+                     char err[TCBS_ERRLEN])
 {
     sqlite3_stmt *st;
+    *out = NULL;
     if (sqlite3_prepare_v2(db->db, "SELECT value FROM run WHERE key = ?1", -1, &st, NULL) !=
         SQLITE_OK)
         return db_fail(db, err, "query failed");
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st), found = 0;
-    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER) {
-        *v = sqlite3_column_int64(st, 0);
-        found = 1;
-    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        found = db_fail(db, err, "query failed");
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == type) {
+        *out = st;
+        return 1;
     }
+    int found = rc != SQLITE_ROW && rc != SQLITE_DONE ? db_fail(db, err, "query failed") : 0;
     sqlite3_finalize(st);
+    return found;
+}
+
+int sink_db_run_int(struct sink_db *db, const char *key, int64_t *v, char err[TCBS_ERRLEN])
+{
+    sqlite3_stmt *st;
+    int found = run_value(db, key, SQLITE_INTEGER, &st, err);
+    if (found == 1) {
+        *v = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
     return found;
 }
 
@@ -271,6 +286,15 @@ static uint64_t nearest_rank(const uint64_t *v, size_t n, unsigned p)
     return v[rank ? rank - 1 : 0];
 }
 
+/* A server's percentiles from its sorted handshake times. */
+static void server_ranks(struct sink_db_server *s, const uint64_t *lat, size_t n)
+{
+    s->p50_ns = nearest_rank(lat, n, 50);
+    s->p90_ns = nearest_rank(lat, n, 90);
+    s->p99_ns = nearest_rank(lat, n, 99);
+    s->max_ns = lat[n - 1];
+}
+
 int sink_db_servers(struct sink_db *db, struct sink_db_server **rows, size_t *n,
                     char err[TCBS_ERRLEN])
 {
@@ -293,10 +317,8 @@ int sink_db_servers(struct sink_db *db, struct sink_db_server **rows, size_t *n,
         const char *ip = (const char *)sqlite3_column_text(st, 0);
         uint16_t port = (uint16_t)sqlite3_column_int(st, 1);
         if (cnt == 0 || strcmp(v[cnt - 1].ip, ip ? ip : "") != 0 || v[cnt - 1].port != port) {
-            if (cnt && nlat) {
-                v[cnt - 1].p99_ns = nearest_rank(lat, nlat, 99);
-                v[cnt - 1].max_ns = lat[nlat - 1];
-            }
+            if (cnt && nlat)
+                server_ranks(&v[cnt - 1], lat, nlat);
             if (grow((void **)&v, &cap, cnt, sizeof(*v)) < 0)
                 goto nomem;
             memset(&v[cnt], 0, sizeof(v[cnt]));
@@ -320,10 +342,8 @@ int sink_db_servers(struct sink_db *db, struct sink_db_server **rows, size_t *n,
         free(lat);
         return rc;
     }
-    if (cnt && nlat) {
-        v[cnt - 1].p99_ns = nearest_rank(lat, nlat, 99);
-        v[cnt - 1].max_ns = lat[nlat - 1];
-    }
+    if (cnt && nlat)
+        server_ranks(&v[cnt - 1], lat, nlat);
     sqlite3_finalize(st);
     free(lat);
     *rows = v;
@@ -508,8 +528,83 @@ int sink_db_captures(struct sink_db *db, char ***names, size_t *n, char err[TCBS
     return 0;
 }
 
+int sink_db_run_text(struct sink_db *db, const char *key, char *buf, size_t len,
+                     char err[TCBS_ERRLEN])
+{
+    sqlite3_stmt *st;
+    int found = run_value(db, key, SQLITE_TEXT, &st, err);
+    if (found == 1) {
+        copy_text(buf, len, st, 0);
+        sqlite3_finalize(st);
+    }
+    return found;
+}
+
+int sink_db_time_span(struct sink_db *db, uint64_t *first, uint64_t *last, char err[TCBS_ERRLEN])
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->db, "SELECT min(first_ns), max(last_ns) FROM captures", -1, &st,
+                           NULL) != SQLITE_OK)
+        return db_fail(db, err, "query failed");
+    int rc = sqlite3_step(st), found = 0;
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER &&
+        sqlite3_column_type(st, 1) == SQLITE_INTEGER) {
+        *first = (uint64_t)sqlite3_column_int64(st, 0);
+        *last = (uint64_t)sqlite3_column_int64(st, 1);
+        found = 1;
+    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        found = db_fail(db, err, "query failed");
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+int sink_db_pick_conns(struct sink_db *db, enum sink_db_pick what, size_t limit,
+                       struct sink_db_pick_row **rows, size_t *n, char err[TCBS_ERRLEN])
+{
+#define PICK_COLS "SELECT id, CASE WHEN " HS_WHERE " THEN ack_ns - syn_ns ELSE -1 END FROM connections "
+    static const char *const sql[SINK_DB_PICK_COUNT] = {
+        [SINK_DB_PICK_SLOWEST] = PICK_COLS "WHERE " HS_WHERE " ORDER BY ack_ns - syn_ns DESC, id "
+                                           "LIMIT ?1",
+        [SINK_DB_PICK_RESET] = PICK_COLS "WHERE close_kind IN ('reset_client', 'reset_server') "
+                                         "ORDER BY id LIMIT ?1",
+        [SINK_DB_PICK_SIMULTANEOUS] = PICK_COLS "WHERE open_kind = 'simultaneous' ORDER BY id "
+                                                "LIMIT ?1",
+    };
+#undef PICK_COLS
+    sqlite3_stmt *st;
+    struct sink_db_pick_row *v = NULL;
+    size_t cap = 0, cnt = 0;
+    int rc;
+
+    *rows = NULL;
+    *n = 0;
+    if ((unsigned)what >= SINK_DB_PICK_COUNT) {
+        snprintf(err, TCBS_ERRLEN, "unknown pick %d", (int)what);
+        return -EINVAL;
+    }
+    if (sqlite3_prepare_v2(db->db, sql[what], -1, &st, NULL) != SQLITE_OK)
+        return db_fail(db, err, "query failed");
+    sqlite3_bind_int64(st, 1, limit > INT64_MAX ? INT64_MAX : (sqlite3_int64)limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (grow((void **)&v, &cap, cnt, sizeof(*v)) < 0) {
+            sqlite3_finalize(st);
+            free(v);
+            return oom(err);
+        }
+        v[cnt].id = (uint64_t)sqlite3_column_int64(st, 0);
+        v[cnt].handshake_ns = sqlite3_column_int64(st, 1);
+        cnt++;
+    }
+    if ((rc = rows_done(db, st, rc, v, err)) == 0) {
+        *rows = v;
+        *n = cnt;
+    }
+    return rc;
+}
+
 /* One row of integers from a query without parameters into v[0..n); 0 or negative. */
-static int query_ints(struct sink_db *d, const char *sql, int64_t *v, int n, bool *null0,
+static int query_ints(struct sink_db *d, const char *sql, int64_t *v, int n,
                       char err[TCBS_ERRLEN])
 {
     sqlite3_stmt *st;
@@ -521,8 +616,6 @@ static int query_ints(struct sink_db *d, const char *sql, int64_t *v, int n, boo
         sqlite3_finalize(st);
         return rc;
     }
-    if (null0)
-        *null0 = sqlite3_column_type(st, 0) == SQLITE_NULL;
     for (int i = 0; i < n; i++)
         v[i] = sqlite3_column_int64(st, i);
     sqlite3_finalize(st);
@@ -543,7 +636,6 @@ static int run_u64(struct sink_db *db, const char *key, uint64_t *out, char err[
 static int db_summary_data(struct sink_db *db, struct sink_summary_data *d, char err[TCBS_ERRLEN])
 {
     int64_t v[3];
-    bool none;
     uint64_t interrupted = 0;
     int rc;
 
@@ -563,20 +655,15 @@ static int db_summary_data(struct sink_db *db, struct sink_summary_data *d, char
     if ((rc = query_ints(db,
                          "SELECT count(*), coalesce(sum(ip_version = 6), 0), "
                          "coalesce(sum(evicted), 0) FROM connections",
-                         v, 3, NULL, err)) < 0)
+                         v, 3, err)) < 0)
         return rc;
     d->conns = (uint64_t)v[0];
     d->conns_v6 = (uint64_t)v[1];
     d->conns_v4 = d->conns - d->conns_v6;
     d->evicted = (uint64_t)v[2];
-    if ((rc = query_ints(db, "SELECT min(first_ns), max(last_ns) FROM captures", v, 2, &none,
-                         err)) < 0)
+    if ((rc = sink_db_time_span(db, &d->first_ns, &d->last_ns, err)) < 0)
         return rc;
-    if (!none) {
-        d->have_times = true;
-        d->first_ns = (uint64_t)v[0];
-        d->last_ns = (uint64_t)v[1];
-    }
+    d->have_times = rc > 0;
     if ((rc = run_u64(db, "frames", &d->frames, err)) < 0)
         return rc;
     d->have_input = rc > 0;
@@ -588,7 +675,8 @@ static int db_summary_data(struct sink_db *db, struct sink_summary_data *d, char
         (rc = run_u64(db, "tcp_segments", &d->tcp_segments, err)) < 0 ||
         (rc = run_u64(db, "bad_ip_checksums", &d->bad_ip_csum, err)) < 0 ||
         (rc = run_u64(db, "bad_tcp_checksums", &d->bad_tcp_csum, err)) < 0 ||
-        (rc = run_u64(db, "engine.peak_live", &d->peak_live, err)) < 0)
+        (rc = run_u64(db, "engine.peak_live", &d->peak_live, err)) < 0 ||
+        (rc = run_u64(db, "engine.peak_held", &d->peak_held, err)) < 0)
         return rc;
     d->interrupted = interrupted != 0;
     return 0;

@@ -304,6 +304,19 @@ const char *sink_fmt_duration(uint64_t ns, char buf[32])
     return buf;
 }
 
+char *sink_temp_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
+    const char *base = path + dirlen;
+    size_t n = dirlen + 1 + strlen(base) + sizeof(".tmp-XXXXXX");
+    char *t = sink_malloc(n);
+
+    if (t != NULL)
+        snprintf(t, n, "%.*s.%s.tmp-XXXXXX", (int)dirlen, path, base);
+    return t;
+}
+
 int sink_fail_record(int *failed, char msg[TCBS_ERRLEN], int rc, char err[TCBS_ERRLEN],
                      const char *fmt, va_list ap)
 {

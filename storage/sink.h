@@ -189,6 +189,7 @@ struct sink_db_server {
     uint64_t conns;
     uint64_t handshakes;      /* complete ones with SYN and ACK times */
     uint64_t p99_ns, max_ns;  /* of those handshakes (nearest rank); 0 when none */
+    uint64_t p50_ns, p90_ns;  /* likewise */
 };
 
 /* Every server, in (ip, port) order.  *rows malloc'd.  0 or negative with err. */
@@ -283,7 +284,117 @@ const char *sink_fmt_count(uint64_t v, char buf[32]);
  */
 const char *sink_fmt_rfc3339(uint64_t ns, char buf[SINK_TIME_LEN]);
 
-/* 117000 -> "117 µs", 1.5e9 -> "1.50 s" into buf (32 bytes); returns buf. */
+/* 117000 -> "117 µs", 1500000000 -> "1.50 s" into buf; returns buf. */
 const char *sink_fmt_duration(uint64_t ns, char buf[32]);
+
+/*
+ * A `run` TEXT value into buf (truncated to len): 1 when the key exists as
+ * text, 0 when not, negative with err on a query error.
+ */
+int sink_db_run_text(struct sink_db *db, const char *key, char *buf, size_t len,
+                     char err[TCBS_ERRLEN]);
+
+/*
+ * First and last frame time over all captures: 1 and *first, *last when
+ * some capture had frames, 0 when none, negative with err.
+ */
+int sink_db_time_span(struct sink_db *db, uint64_t *first, uint64_t *last, char err[TCBS_ERRLEN]);
+
+/* Which connections sink_db_pick_conns() picks. */
+enum sink_db_pick {
+    SINK_DB_PICK_SLOWEST,      /* complete handshakes, slowest (SYN to ACK) first, then id */
+    SINK_DB_PICK_RESET,        /* close_kind reset_client or reset_server, in id order */
+    SINK_DB_PICK_SIMULTANEOUS, /* open_kind simultaneous, in id order */
+    SINK_DB_PICK_COUNT
+};
+
+struct sink_db_pick_row {
+    uint64_t id;
+    int64_t handshake_ns; /* SYN to completing ACK; -1 when no complete handshake */
+};
+
+/*
+ * At most limit connections of one kind (see enum sink_db_pick), with
+ * their handshake time.  *rows malloc'd (caller frees; NULL when *n is 0).
+ * 0 or negative with err.
+ */
+int sink_db_pick_conns(struct sink_db *db, enum sink_db_pick what, size_t limit,
+                       struct sink_db_pick_row **rows, size_t *n, char err[TCBS_ERRLEN]);
+
+/* ----------------------------------------------------------------------------
+ * Ladder diagrams (ladder.c): the transitions of one connection cut into
+ * the steps that `tcbscope show` draws as text and `tcbscope report` as
+ * SVG.  A step is every transition caused by one segment (one frame), or
+ * one transition no segment caused (a timer, the end of the capture, an
+ * inferred state).
+ */
+#define SINK_LADDER_MAX_STATES 8
+
+struct sink_ladder_step {
+    size_t first, count;    /* the step is ev[first .. first + count) */
+    int sender;             /* TCB_CLIENT / TCB_SERVER sent the segment; -1: no segment */
+    unsigned flags;         /* DIS_TH_* flags the causes imply the segment carried */
+    uint8_t to[2][SINK_LADDER_MAX_STATES]; /* states entered, per enum tcb_endpoint, in order */
+    size_t nto[2];          /* (more than SINK_LADDER_MAX_STATES are not kept) */
+};
+
+/*
+ * The step starting at ev[i] (i < n) into *step; returns the index of the
+ * next step's first transition.  The sender follows from the causes:
+ * snd_* and the receipts recorded at the receiver's answer (rcv_syn,
+ * rcv_synack, rcv_fin: docs/vantage.md rule 2) are segments of the
+ * transition's endpoint; rcv_ack_of_syn, rcv_ack_of_fin and rcv_rst are
+ * segments of the other one.
+ */
+size_t sink_ladder_step(const struct tcb_event *ev, size_t n, size_t i,
+                        struct sink_ladder_step *step);
+
+/*
+ * Each side's state before its first transition ("CLOSED", "LISTEN", ...);
+ * a side with no transition keeps final[side] (the stored final state).
+ */
+void sink_ladder_start(const struct tcb_event *ev, size_t n, const char *const final[2],
+                       const char *start[2]);
+
+/* "SYN,ACK" for DIS_TH_SYN | DIS_TH_ACK into buf (len bytes); returns buf. */
+const char *sink_flag_label(unsigned flags, char *buf, size_t len);
+
+/* ----------------------------------------------------------------------------
+ * HTML report (report.c): `tcbscope report DB -o FILE`.  One self-contained
+ * file: inline CSS and SVG, no script, nothing fetched.  Every value read
+ * from the database is HTML-escaped.
+ */
+struct sink_report;
+
+struct sink_report_opts {
+    const char *db_label; /* the database as named to the user (shown, escaped) */
+    size_t top_servers;   /* rows of the per-server latency table */
+    size_t slowest;       /* ladders of the slowest handshakes */
+    size_t resets;        /* ladders of reset connections */
+    size_t simultaneous;  /* ladders of simultaneous opens */
+};
+
+/*
+ * Read everything the report shows from db (which may be closed after).
+ * Returns 0 and *out (free with sink_report_free), or negative with err:
+ * an error here is the database's (-EIO, -EINVAL, -ENOMEM).
+ */
+int sink_report_load(struct sink_report **out, struct sink_db *db,
+                     const struct sink_report_opts *opts, char err[TCBS_ERRLEN]);
+
+/* Free; NULL is fine. */
+void sink_report_free(struct sink_report *r);
+
+/*
+ * Write the report as HTML to path: "-" = standard output; an existing
+ * path is refused unless force (-EEXIST), a directory always (-EISDIR).
+ * A regular file is written to ".NAME.tmp-XXXXXX" beside path and renamed
+ * over it only when complete, so a failure leaves an existing file as it
+ * was; an existing non-regular file (a device, a FIFO) is written in place.
+ * 0, SINK_EPIPE (stdout's reader went away), or negative with a one-line
+ * message naming path in err: every error here is the output's.
+ */
+int sink_report_write(const struct sink_report *r, const char *path, bool force,
+                      char err[TCBS_ERRLEN]);
 
 #endif /* TCBSCOPE_SINK_H */

@@ -156,6 +156,10 @@ void sink_conn_row_fill(struct sink_conn_row *row, const struct tcb_conn_info *c
  */
 int sink_target_check(const char *path, bool force, char err[TCBS_ERRLEN]);
 
+/* ".NAME.tmp-XXXXXX" in the directory of path (a mkstemp() template),
+ * sink_malloc'd (caller frees); NULL on ENOMEM. */
+char *sink_temp_name(const char *path);
+
 /*
  * Fault injection for tests: when sink_fault_countdown is non-zero it is
  * decremented by every sink_fault() call and the call that brings it to
@@ -201,7 +205,7 @@ struct sink_summary_data {
     uint64_t first_ns, last_ns;
     struct sink_db_count *links, *skips, *anom; /* link type name, skip reason, anomaly kind */
     size_t nlinks, nskips, nanom;
-    uint64_t conns, conns_v4, conns_v6, evicted, peak_live;
+    uint64_t conns, conns_v4, conns_v6, evicted, peak_live, peak_held;
     struct sink_db_count *groups[SINK_DB_GROUP_COUNT];
     size_t ngroups[SINK_DB_GROUP_COUNT];
     uint64_t *lat_ns; /* SYN -> completing ACK of complete handshakes, ascending */

@@ -642,9 +642,13 @@ static int write_run(struct sqlite_sink *s, const struct sink_run_info *run, sql
         rc |= run_int(s, st, "engine.segments", t->segments);
         rc |= run_int(s, st, "engine.connections", t->connections);
         rc |= run_int(s, st, "engine.peak_live", t->peak_live);
+        rc |= run_int(s, st, "engine.peak_held", t->peak_held);
         rc |= run_int(s, st, "engine.events", t->events);
         rc |= run_int(s, st, "engine.evictions", t->evictions);
+        rc |= run_int(s, st, "engine.folded", t->folded);
         rc |= run_int(s, st, "engine.bad_checksum_ignored", t->bad_checksum_ignored);
+        rc |= run_int(s, st, "engine.ts_outliers", t->ts_outliers);
+        rc |= run_int(s, st, "engine.ts_clamped", t->ts_clamped);
     }
     return rc ? s->failed : 0;
 }
@@ -766,20 +770,6 @@ static const struct sink_ops sqlite_ops = {
     .destroy = sq_destroy,
 };
 
-/* ".NAME.tmp-XXXXXX" in the directory of path. */
-static char *temp_name(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
-    const char *base = path + dirlen;
-    size_t n = dirlen + 1 + strlen(base) + sizeof(".tmp-XXXXXX");
-    char *t = sink_malloc(n);
-
-    if (t != NULL)
-        snprintf(t, n, "%.*s.%s.tmp-XXXXXX", (int)dirlen, path, base);
-    return t;
-}
-
 int sink_sqlite_open(struct sink **out, const char *path, bool force, char err[TCBS_ERRLEN])
 {
     struct sqlite_sink *s;
@@ -799,7 +789,7 @@ int sink_sqlite_open(struct sink **out, const char *path, bool force, char err[T
     memset(s, 0, sizeof(*s));
     s->base.ops = &sqlite_ops;
     s->path = strdup(path);
-    s->tmp = temp_name(path);
+    s->tmp = sink_temp_name(path);
     s->crow = sink_malloc(BATCH_CONNS * sizeof(*s->crow));
     s->trow = sink_malloc(BATCH_TRANSITIONS * sizeof(*s->trow));
     s->arow = sink_malloc(BATCH_ANOMALIES * sizeof(*s->arow));

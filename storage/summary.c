@@ -268,7 +268,9 @@ void sink_summary_render(FILE *out, bool color, const char *title,
     if (d->evicted)
         count_line(&c, LABEL_W, "evicted (--max-connections)", d->evicted, d->conns, true);
     if (d->peak_live)
-        count_line(&c, LABEL_W, "peak live", d->peak_live, 0, false);
+        count_line(&c, LABEL_W, "peak open at once", d->peak_live, 0, false);
+    if (d->peak_held)
+        count_line(&c, LABEL_W, "peak records held", d->peak_held, 0, false);
     for (int g = 0; g < SINK_DB_GROUP_COUNT; g++)
         count_table(&c, titles[g], d->groups[g], d->ngroups[g], d->conns);
     latency(&c, d->lat_ns, d->nlat);
@@ -536,6 +538,7 @@ static int live_data(struct summary_sink *s, const struct sink_run_info *run,
     d->conns_v6 = s->ipv6;
     d->evicted = s->evicted;
     d->peak_live = run->tcb ? run->tcb->peak_live : 0;
+    d->peak_held = run->tcb ? run->tcb->peak_held : 0;
     d->groups[SINK_DB_BY_OPEN_KIND] = enum_counts(s->by_open, TCB_OPEN_KIND_COUNT, open_name,
                                                   &d->ngroups[SINK_DB_BY_OPEN_KIND]);
     d->groups[SINK_DB_BY_HANDSHAKE] = enum_counts(s->by_hs, TCB_HANDSHAKE_COUNT, hs_name,

@@ -3,7 +3,8 @@
 # Both README quick-start commands call this; it does nothing when all is there.
 set -euo pipefail
 pkgs=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev libpcap-dev libjson-c-dev
-      libsqlite3-dev nettle-dev libcmocka-dev python3 python3-jsonschema sqlite3 jq valgrind)
+      libsqlite3-dev nettle-dev libcmocka-dev python3 python3-jsonschema sqlite3 jq valgrind
+      chromium fonts-dejavu-core)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")

@@ -56,11 +56,14 @@ static int collect(void *ctx, const struct tcb_conn_info *c)
     return 0;
 }
 
-static struct fx *fx_new(void)
+/* A fixture with the given engine settings (NULL: the defaults). */
+static struct fx *fx_new_with(const struct tcb_config *base)
 {
     struct fx *f = calloc(1, sizeof(*f));
     struct tcb_config cfg;
     tcb_config_default(&cfg);
+    if (base)
+        cfg = *base;
     cfg.seed_set = true;
     cfg.hash_seed = 42;
     struct tcb_output out = {f, collect};
@@ -72,6 +75,11 @@ static struct fx *fx_new(void)
     f->caddr[0] = 10, f->caddr[3] = 1;
     f->saddr[0] = 10, f->saddr[3] = 2;
     return f;
+}
+
+static struct fx *fx_new(void)
+{
+    return fx_new_with(NULL);
 }
 
 static void fx_free(struct fx *f)
@@ -584,7 +592,12 @@ static void test_idle_connection_is_emitted_during_the_run(void **st)
     (void)st;
     struct fx *f = fx_new();
     handshake(f);
-    assert_int_equal(tcb_advance(f->t, f->base_ns + 301 * SEC), 0);
+    /* A jump past the idle timeout counts once the frames after it confirm it. */
+    for (int k = 0; k < TCB_CLOCK_HOLD - 1; k++) {
+        assert_int_equal(tcb_advance(f->t, f->base_ns + 301 * SEC + (uint64_t)k * MS), 0);
+        assert_int_equal(f->n, 0);
+    }
+    assert_int_equal(tcb_advance(f->t, f->base_ns + 302 * SEC), 0);
     assert_int_equal(f->n, 1);
     assert_string_equal(tcb_close_kind_name(f->out[0].c.close_kind), "open");
     assert_int_equal(tcb_table_stats(f->t)->live, 0);
@@ -692,7 +705,7 @@ static void test_max_connections_evicts_oldest_half_open(void **st)
         seg(f, C, SYN, 7, 0, 0, 10 + i);
     }
     const struct tcb_stats *ts = tcb_table_stats(f->t);
-    assert_true(ts->live <= 8);
+    assert_true(ts->held <= 8);
     assert_true(ts->evictions >= 2);
     assert_int_equal(f->n, (int)ts->evictions);
     for (int i = 0; i < f->n; i++) {
@@ -707,6 +720,293 @@ static void test_max_connections_evicts_oldest_half_open(void **st)
             established_kept = !f->out[i].c.evicted;
     assert_true(established_kept);
     fx_free(f);
+}
+
+/* ---- time model (docs/vantage.md "Time") ---------------------------------- */
+
+#define YEARS6_MS (6.0 * 365 * 86400 * 1000)
+
+/* A plain open and close at 0..9 ms, with an optional frame in the middle. */
+static void open_close(struct fx *f, int middle_dir, double middle_ms)
+{
+    handshake(f);
+    seg(f, C, ACK | PSH, 1001, 5001, 100, 3);
+    if (middle_dir == C)
+        seg(f, C, ACK, 1101, 5001, 0, middle_ms);
+    else if (middle_dir == S + 10)
+        assert_int_equal(tcb_advance(f->t, f->base_ns + (uint64_t)(middle_ms * 1e6)), 0);
+    seg(f, S, ACK | PSH, 5001, 1101, 2000, 4);
+    seg(f, C, FIN | ACK, 1101, 7001, 0, 6);
+    seg(f, S, FIN | ACK, 7001, 1102, 0, 8);
+    seg(f, C, ACK, 1102, 7002, 0, 9);
+    finish(f);
+}
+
+/* One frame (not TCP) dated six years ahead in the middle changes nothing
+ * but a counter: without the hold it would have ended the connection. */
+static void test_far_future_frame_is_an_outlier(void **st)
+{
+    (void)st;
+    struct fx *a = fx_new(), *b = fx_new();
+    open_close(a, -1, 0);
+    open_close(b, S + 10, YEARS6_MS);
+    assert_int_equal(a->n, 1);
+    assert_int_equal(b->n, 1);
+    assert_int_equal(tcb_table_stats(b->t)->ts_outliers, 1);
+    assert_int_equal(tcb_table_stats(a->t)->ts_outliers, 0);
+    assert_int_equal(b->out[0].c.last_ns, a->out[0].c.last_ns);
+    ASSERT_WORDS(&b->out[0], "active_passive", "active", "passive", "complete", "active_client");
+    ASSERT_FINAL(&b->out[0], "TIME-WAIT", "CLOSED");
+    fx_free(a);
+    fx_free(b);
+}
+
+/* A segment of the connection itself dated six years ahead is taken at the
+ * clock's time: no duration or latency comes out huge or negative. */
+static void test_far_future_segment_is_taken_at_clock_time(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    open_close(f, C, YEARS6_MS);
+    assert_int_equal(f->n, 1);
+    const struct tcb_conn_info *c = &f->out[0].c;
+    assert_int_equal(tcb_table_stats(f->t)->ts_outliers, 1);
+    assert_true(c->last_ns - c->first_ns < 10 * MS);
+    assert_int_equal(c->last_ns, f->base_ns + 9 * MS);
+    ASSERT_FINAL(&f->out[0], "TIME-WAIT", "CLOSED");
+    fx_free(f);
+}
+
+/* A real pause longer than the timers, confirmed by the frames after it,
+ * is not an outlier: the idle connection ends, the next SYN starts afresh. */
+static void test_confirmed_jump_is_real(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    handshake(f);
+    for (int k = 0; k < TCB_CLOCK_HOLD; k++)
+        seg(f, C, SYN, 90000 + (uint32_t)k, 0, 0, 400000.0 + k); /* 400 s later, other ports */
+    finish(f);
+    assert_int_equal(tcb_table_stats(f->t)->ts_outliers, 0);
+    /* the old record and one new incarnation-1 record (same ISN-changing SYNs
+     * on the same tuple are new incarnations of it only while held) */
+    assert_true(f->n >= 2);
+    assert_int_equal(f->out[0].c.id, 1);
+    assert_string_equal(tcb_close_kind_name(f->out[0].c.close_kind), "open");
+    assert_int_equal(f->out[1].c.incarnation, 1);
+    fx_free(f);
+}
+
+/* A sparse capture, one segment every two minutes (longer than 2*MSL), has
+ * no outliers: each frame is nearer the one before it than the clock. */
+static void test_sparse_capture_has_no_outliers(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    handshake(f);
+    for (int k = 1; k <= 6; k++)
+        seg(f, C, ACK, 1001, 5001, 0, 2 + k * 120000.0); /* keep the idle timer going */
+    finish(f);
+    assert_int_equal(tcb_table_stats(f->t)->ts_outliers, 0);
+    assert_int_equal(f->n, 1);
+    assert_int_equal(f->out[0].c.last_ns, f->base_ns + 2 * MS + 720 * SEC);
+    fx_free(f);
+}
+
+/* Two bogus frames in a row (both years ahead) are both outliers when the
+ * frames after them return to the clock. */
+static void test_burst_of_bogus_frames_are_outliers(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    handshake(f);
+    assert_int_equal(tcb_advance(f->t, f->base_ns + (uint64_t)(YEARS6_MS * 1e6)), 0);
+    assert_int_equal(tcb_advance(f->t, f->base_ns + (uint64_t)(YEARS6_MS * 1e6) + SEC), 0);
+    seg(f, C, FIN | ACK, 1001, 5001, 0, 6);
+    seg(f, S, FIN | ACK, 5001, 1002, 0, 8);
+    seg(f, C, ACK, 1002, 5002, 0, 9);
+    finish(f);
+    assert_int_equal(tcb_table_stats(f->t)->ts_outliers, 2);
+    assert_int_equal(f->n, 1);
+    ASSERT_FINAL(&f->out[0], "TIME-WAIT", "CLOSED");
+    fx_free(f);
+}
+
+/* Segments dated before the connection's previous one are taken at its time. */
+static void test_backwards_timestamps_are_clamped_per_connection(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    seg(f, C, SYN, 1000, 0, 0, 10);
+    seg(f, S, SYN | ACK, 5000, 1001, 0, 5); /* dated 5 ms before the SYN */
+    seg(f, C, ACK, 1001, 5001, 0, 2);       /* and the ACK before both */
+    finish(f);
+    assert_int_equal(f->n, 1);
+    const struct tcb_conn_info *c = &f->out[0].c;
+    assert_int_equal(tcb_table_stats(f->t)->ts_clamped, 2);
+    assert_string_equal(tcb_handshake_name(c->handshake), "complete");
+    assert_true(c->synack_ns >= c->syn_ns && c->ack_ns >= c->synack_ns);
+    assert_true(c->last_ns >= c->first_ns);
+    for (uint32_t i = 1; i < c->event_count; i++)
+        assert_true(f->out[0].ev[i].ts_ns >= f->out[0].ev[i - 1].ts_ns);
+    fx_free(f);
+}
+
+/* Whether an idle record is still held depends on its own deadline, not on
+ * other flows moving the clock: a SYN 301 s after the last segment starts
+ * incarnation 1 of a new record in both runs. */
+static void test_idle_deadline_is_the_connections_own(void **st)
+{
+    (void)st;
+    for (int busy = 0; busy < 2; busy++) {
+        struct fx *f = fx_new();
+        handshake(f);
+        if (busy) { /* another flow keeps the clock going, 10 s apart */
+            uint16_t keep = f->cport;
+            f->cport = 50000;
+            seg(f, C, SYN, 77, 0, 0, 100);
+            for (int k = 1; k <= 30; k++)
+                seg(f, C, ACK, 78, 1, 0, 100 + k * 10000.0);
+            f->cport = keep;
+        }
+        seg(f, C, SYN, 424242, 0, 0, 2 + 301000.0);
+        finish(f);
+        int found = 0;
+        for (int i = 0; i < f->n; i++) {
+            if (f->out[i].c.client_port != 40000)
+                continue;
+            found++;
+            assert_int_equal(f->out[i].c.incarnation, 1);
+        }
+        assert_int_equal(found, 2);
+        fx_free(f);
+    }
+}
+
+/* RFC 7323 §2.2: the window of a SYN or SYN/ACK is never scaled.  An RST
+ * 100,000 bytes past the server's (unscaled, 65,000-byte) window is out of
+ * window even with window scale 7 on both SYNs. */
+static void test_rst_window_of_a_syn_is_not_scaled(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    struct dis_tcp_opts ws = {.present = DIS_OPT_WSCALE, .wscale = 7};
+    seg_opt(f, C, SYN, 1000, 0, 0, 0, 64240, &ws);
+    seg_opt(f, S, SYN | ACK, 5000, 1001, 0, 1, 65000, &ws);
+    seg(f, C, ACK, 1001, 5001, 0, 2);
+    seg(f, C, RST, 1001 + 100000, 0, 0, 3);
+    finish(f);
+    assert_int_equal(f->n, 1);
+    assert_true(has_anomaly(&f->out[0], TCB_ANOM_RST_OUT_OF_WINDOW));
+    ASSERT_FINAL(&f->out[0], "ESTABLISHED", "ESTABLISHED");
+    /* Once the server advertises a window on a non-SYN segment, it is scaled:
+     * 65,000 << 7 covers the same RST. */
+    struct fx *g = fx_new();
+    seg_opt(g, C, SYN, 1000, 0, 0, 0, 64240, &ws);
+    seg_opt(g, S, SYN | ACK, 5000, 1001, 0, 1, 65000, &ws);
+    seg(g, C, ACK, 1001, 5001, 0, 2);
+    seg(g, S, ACK, 5001, 1001, 0, 2.5);
+    seg(g, C, RST, 1001 + 100000, 0, 0, 3);
+    finish(g);
+    assert_false(has_anomaly(&g->out[0], TCB_ANOM_RST_OUT_OF_WINDOW));
+    ASSERT_FINAL(&g->out[0], "CLOSED", "CLOSED");
+    fx_free(f);
+    fx_free(g);
+}
+
+/* A SYN with Fast Open data, then the client's FIN,ACK with an ACK field of
+ * 0 ten seconds later: no SYN/ACK was seen and an ACK of 0 acknowledges
+ * none, so the handshake is not complete (docs/vantage.md rule 2). */
+static void test_tfo_fin_with_ack_zero_is_not_a_handshake(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    struct dis_tcp_opts tfo = {.present = DIS_OPT_TFO, .tfo_cookie_len = 8};
+    seg_opt(f, C, SYN, 1000, 0, 100, 0, 64240, &tfo);
+    seg(f, C, FIN | ACK, 1101, 0, 0, 10000);
+    finish(f);
+    assert_int_equal(f->n, 1);
+    const struct tcb_conn_info *c = &f->out[0].c;
+    assert_true(c->tfo);
+    assert_string_not_equal(tcb_handshake_name(c->handshake), "complete");
+    assert_false(c->have & TCB_HAVE_ACK);
+    assert_string_equal(tcb_state_name(c->client_final_state), "SYN-SENT");
+    fx_free(f);
+}
+
+/* Compare two runs' records field by field (ids and all). */
+static void assert_same_records(const struct fx *a, const struct fx *b)
+{
+    assert_int_equal(a->n, b->n);
+    for (int i = 0; i < a->n; i++) {
+        const struct tcb_conn_info *x = &a->out[i].c, *y = &b->out[i].c;
+        assert_int_equal(x->id, y->id);
+        assert_int_equal(x->incarnation, y->incarnation);
+        assert_int_equal(x->client_port, y->client_port);
+        assert_int_equal(x->packets[0], y->packets[0]);
+        assert_int_equal(x->packets[1], y->packets[1]);
+        assert_int_equal(x->last_ns, y->last_ns);
+        assert_int_equal(x->evicted, y->evicted);
+        assert_string_equal(x->zeek_history, y->zeek_history);
+        assert_int_equal(x->event_count, y->event_count);
+        for (uint32_t k = 0; k < x->event_count; k++) {
+            const struct tcb_event *p = &a->out[i].ev[k], *q = &b->out[i].ev[k];
+            assert_int_equal(p->ts_ns, q->ts_ns);
+            assert_int_equal(p->frame, q->frame);
+            assert_int_equal(p->endpoint, q->endpoint);
+            assert_int_equal(p->from, q->from);
+            assert_int_equal(p->to, q->to);
+            assert_int_equal(p->cause, q->cause);
+        }
+    }
+}
+
+/* Closed connections, a FIN retransmitted into TIME-WAIT, a refused
+ * connection retried with the same ISN and a tuple reused: with a cap of 2
+ * records, closed ones are folded out of the pool and unfolded when touched,
+ * so every record is what an uncapped run writes. */
+static void test_max_connections_folds_closed_records_exactly(void **st)
+{
+    (void)st;
+    struct tcb_config cfg;
+    tcb_config_default(&cfg);
+    cfg.max_connections = 2;
+    struct fx *runs[2] = {fx_new(), fx_new_with(&cfg)};
+    for (int r = 0; r < 2; r++) {
+        struct fx *f = runs[r];
+        for (int k = 0; k < 6; k++) { /* six closed connections */
+            f->cport = (uint16_t)(41000 + k);
+            double t0 = 100.0 * k;
+            seg(f, C, SYN, 1000, 0, 0, t0);
+            seg(f, S, SYN | ACK, 5000, 1001, 0, t0 + 1);
+            seg(f, C, ACK, 1001, 5001, 0, t0 + 2);
+            seg(f, C, FIN | ACK, 1001, 5001, 0, t0 + 3);
+            seg(f, S, FIN | ACK, 5001, 1002, 0, t0 + 4);
+            seg(f, C, ACK, 1002, 5002, 0, t0 + 5);
+        }
+        f->cport = 41000; /* the server's FIN again: TIME-WAIT restarts */
+        seg(f, S, FIN | ACK, 5001, 1002, 0, 700);
+        f->cport = 42000; /* refused, retried with the same ISN */
+        seg(f, C, SYN, 3000, 0, 0, 800);
+        seg(f, S, RST | ACK, 0, 3001, 0, 801);
+        for (int k = 0; k < 5; k++) { /* more closed ones in between */
+            f->cport = (uint16_t)(43000 + k);
+            seg(f, C, SYN, 1000, 0, 0, 810.0 + k);
+            seg(f, S, RST | ACK, 0, 1001, 0, 810.5 + k);
+        }
+        f->cport = 42000;
+        seg(f, C, SYN, 3000, 0, 0, 1800);
+        seg(f, S, RST | ACK, 0, 3001, 0, 1801);
+        f->cport = 41001; /* reused with a new ISN during TIME-WAIT */
+        seg(f, C, SYN, 9000, 0, 0, 2000);
+        finish(f);
+    }
+    const struct tcb_stats *s = tcb_table_stats(runs[1]->t);
+    assert_true(s->folded > 0);
+    assert_int_equal(s->evictions, 0);
+    assert_same_records(runs[0], runs[1]);
+    fx_free(runs[0]);
+    fx_free(runs[1]);
 }
 
 int main(void)
@@ -738,6 +1038,16 @@ int main(void)
         cmocka_unit_test(test_data_after_fin_is_flagged),
         cmocka_unit_test(test_many_connections_emitted_in_id_order),
         cmocka_unit_test(test_max_connections_evicts_oldest_half_open),
+        cmocka_unit_test(test_far_future_frame_is_an_outlier),
+        cmocka_unit_test(test_far_future_segment_is_taken_at_clock_time),
+        cmocka_unit_test(test_confirmed_jump_is_real),
+        cmocka_unit_test(test_sparse_capture_has_no_outliers),
+        cmocka_unit_test(test_burst_of_bogus_frames_are_outliers),
+        cmocka_unit_test(test_backwards_timestamps_are_clamped_per_connection),
+        cmocka_unit_test(test_idle_deadline_is_the_connections_own),
+        cmocka_unit_test(test_rst_window_of_a_syn_is_not_scaled),
+        cmocka_unit_test(test_tfo_fin_with_ack_zero_is_not_a_handshake),
+        cmocka_unit_test(test_max_connections_folds_closed_records_exactly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -691,8 +691,11 @@ static void test_ipv4_rejects_total_length_below_header(void **state)
 
     put16(f + 16, 19);
     assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, n, &p), DIS_SKIP_IP_BAD_LENGTH);
-    put16(f + 16, 0); /* TSO-style zero length */
-    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, n, &p), DIS_SKIP_IP_BAD_LENGTH);
+    put16(f + 16, 0); /* TSO-style zero length: the frame's length instead */
+    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, n, &p), DIS_SKIP_NONE);
+    assert_int_equal(p.flags_odd, DIS_ODD_IP_LEN_FROM_FRAME);
+    /* ... but a frame shorter than the header is still a bad length. */
+    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, 14 + 19, &p), DIS_SKIP_IP_BAD_LENGTH);
 }
 
 static void test_ipv4_rejects_total_length_beyond_wire(void **state)
@@ -1016,8 +1019,10 @@ static void test_ipv6_bad_payload_lengths(void **state)
     struct dis_pkt p;
     size_t n = eth6(f, &plain);
 
-    put16(f + 18, 0); /* jumbogram / TSO: not decoded */
-    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, n, &p), DIS_SKIP_IP_BAD_LENGTH);
+    put16(f + 18, 0); /* BIG TCP without the jumbo option: the frame's length */
+    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, n, &p), DIS_SKIP_NONE);
+    assert_int_equal(p.flags_odd, DIS_ODD_IP_LEN_FROM_FRAME);
+    assert_int_equal(p.payload_len, T_PAYLEN);
     put16(f + 18, (uint16_t)(n - 54 + 1));
     assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, n, &p), DIS_SKIP_IP_BAD_LENGTH);
     assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, 14 + 30, &p), DIS_SKIP_IP_BAD_LENGTH);
@@ -1398,6 +1403,654 @@ static void test_cuts_inside_each_header_name_the_layer(void **state)
     assert_int_equal(dec(1, f, 60, &p), DIS_SKIP_NOT_IP);
 }
 
+/* ---------------------------------------------------------------------------
+ * Tunnels, BIG TCP lengths and the link types of issue 14.  Outer headers
+ * get their own addresses and TTL so that the inner ones are seen to win.
+ */
+
+static const uint8_t osrc4[4] = {10, 9, 0, 1}, odst4[4] = {10, 9, 0, 2};
+
+/* IPv4 datagram of protocol proto around l4 with the outer addresses and
+ * TTL 9; only the header checksum is computed. */
+static size_t oip4(uint8_t *o, uint8_t proto, uint16_t frag, const uint8_t *l4, size_t l4len)
+{
+    o[0] = 0x45;
+    o[1] = 0;
+    put16(o + 2, (uint16_t)(20 + l4len));
+    put16(o + 4, 0x4321);
+    put16(o + 6, frag);
+    o[8] = 9;
+    o[9] = proto;
+    put16(o + 10, 0);
+    memcpy(o + 12, osrc4, 4);
+    memcpy(o + 16, odst4, 4);
+    put16(o + 10, fold(sum16(0, o, 20)));
+    memcpy(o + 20, l4, l4len);
+    return 20 + l4len;
+}
+
+/* UDP header to dport (checksum 0) before len bytes of body. */
+static size_t udp(uint8_t *o, uint16_t dport, const uint8_t *body, size_t len)
+{
+    put16(o, 51000);
+    put16(o + 2, dport);
+    put16(o + 4, (uint16_t)(8 + len));
+    put16(o + 6, 0);
+    memcpy(o + 8, body, len);
+    return 8 + len;
+}
+
+/* Ethernet (+ one VLAN tag when vid) + IPv4 TCP datagram: the inner frame of
+ * VXLAN, Geneve, gretap and ERSPAN. */
+static size_t inner_eth4(uint8_t *o, uint16_t vid)
+{
+    size_t n;
+
+    if (vid) {
+        n = eth(o, 0x8100);
+        n += vlan(o + n, vid, 0x0800);
+    } else {
+        n = eth(o, 0x0800);
+    }
+    return n + dg4(o + n);
+}
+
+/* Underlay: Ethernet with VLAN 100, outer IPv4 of protocol proto. */
+static size_t underlay4(uint8_t *f, uint8_t proto, const uint8_t *l4, size_t l4len)
+{
+    size_t n = eth(f, 0x8100);
+
+    n += vlan(f + n, 100, 0x0800);
+    return n + oip4(f + n, proto, 0, l4, l4len);
+}
+
+/* Decode f cut at every length below n into an exact-size heap copy (so a
+ * read past the cut is an ASan error), with wire bytes on the wire: each cut
+ * before min_ok is a skip, each from min_ok on decodes.  With short_skips,
+ * the same cut with the wire length = the cut (a frame that really is that
+ * short) must be a skip too. */
+static void assert_cuts(int lt, const uint8_t *f, size_t n, size_t min_ok, uint32_t wire,
+                        bool short_skips)
+{
+    struct dis_pkt p;
+
+    for (size_t cut = 0; cut < n; cut++) {
+        uint8_t *b = test_malloc(cut ? cut : 1);
+        enum dis_skip s;
+
+        memcpy(b, f, cut);
+        s = dis_decode(lt, b, (uint32_t)cut, wire, true, &p);
+        if (cut < min_ok && s == DIS_SKIP_NONE)
+            fail_msg("cut at %zu of %zu decoded", cut, n);
+        if (cut >= min_ok && s != DIS_SKIP_NONE)
+            fail_msg("cut at %zu of %zu: %s", cut, n, dis_skip_name(s));
+        s = dis_decode(lt, b, (uint32_t)cut, (uint32_t)cut, true, &p);
+        if (short_skips && s == DIS_SKIP_NONE)
+            fail_msg("frame of %zu bytes (of %zu) decoded", cut, n);
+        test_free(b);
+    }
+    assert_int_equal(dis_decode(lt, f, (uint32_t)n, wire, true, &p), DIS_SKIP_NONE);
+}
+
+/* assert_cuts() of a frame whose headers give every length. */
+static void assert_every_cut(int lt, const uint8_t *f, size_t n, size_t min_ok)
+{
+    assert_cuts(lt, f, n, min_ok, (uint32_t)n, true);
+}
+
+/* Offset of the inner TCP header: the inner datagram is the builders' dg4()
+ * (20-byte IPv4 header) ending the frame, or dg6() (40). */
+#define TCP_END4(n) ((n) - T_PAYLEN)          /* cut at or past: the fixed TCP header is there */
+#define DG4_LEN (20 + 20 + T_PAYLEN)
+
+static void assert_tunnel(const struct dis_pkt *p, enum dis_tunnel t, int depth, bool has_id,
+                          uint32_t id)
+{
+    assert_int_equal(p->tunnel, t);
+    assert_int_equal(p->tunnel_depth, depth);
+    assert_int_equal(p->has_tunnel_id, has_id);
+    assert_int_equal(p->tunnel_id, id);
+}
+
+static void test_vxlan_inner_tcp_decodes_with_vni_and_inner_vlan(void **state)
+{
+    uint8_t f[512], t[256], u[256];
+    struct dis_pkt p;
+    size_t n = 8 + inner_eth4(t + 8, 7);
+
+    memset(t, 0, 8);
+    t[0] = 0x08; /* I flag */
+    t[4] = 0x12, t[5] = 0x34, t[6] = 0x56;
+    n = udp(u, 4789, t, n);
+    n = underlay4(f, 17, u, n);
+    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, n, &p), DIS_SKIP_NONE);
+    assert_plain(&p, 4);
+    assert_tunnel(&p, DIS_TUNNEL_VXLAN, 1, true, 0x123456);
+    assert_int_equal(p.vlan_count, 1); /* the inner tag, not the underlay's 100 */
+    assert_int_equal(p.vlan[0], 7);
+    assert_ptr_equal(p.payload, f + n - T_PAYLEN);
+    assert_every_cut(DIS_LINKTYPE_EN10MB, f, n, TCP_END4(n));
+
+    f[18 + 20 + 8] = 0; /* no I flag */
+    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, n, &p), DIS_SKIP_LINK_MALFORMED);
+    f[18 + 20 + 8] = 0x08;
+    put16(f + 18 + 20 + 2, 4790); /* another UDP port: plain UDP */
+    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, n, &p), DIS_SKIP_NOT_TCP);
+}
+
+static void test_vxlan_inner_udp_or_arp_is_skipped_as_such(void **state)
+{
+    uint8_t f[512], t[256], u[256], d[64] = {0};
+    struct dis_pkt p;
+    size_t n = 8, m;
+
+    memset(t, 0, 8);
+    t[0] = 0x08;
+    m = n + eth(t + n, 0x0800);
+    m += oip4(t + m, 17, 0, d, 16);
+    m = underlay4(f, 17, u, udp(u, 4789, t, m));
+    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, m, &p), DIS_SKIP_NOT_TCP);
+    m = n + eth(t + n, 0x0806);
+    memset(t + m, 0, 28);
+    m = underlay4(f, 17, u, udp(u, 4789, t, m + 28));
+    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, m, &p), DIS_SKIP_NOT_IP);
+}
+
+/* Geneve header with optlen 4-byte words of options before the payload. */
+static size_t geneve(uint8_t *o, uint8_t ver, uint8_t optwords, uint16_t proto, uint32_t vni)
+{
+    o[0] = (uint8_t)(ver << 6 | optwords);
+    o[1] = 0;
+    put16(o + 2, proto);
+    put32(o + 4, vni << 8);
+    memset(o + 8, 0xee, (size_t)optwords * 4);
+    return 8 + (size_t)optwords * 4;
+}
+
+static void test_geneve_skips_options_and_carries_ethernet_or_ip(void **state)
+{
+    uint8_t f[512], t[256], u[256], o6[512];
+    struct dis_pkt p;
+    size_t n, m;
+
+    n = geneve(t, 0, 3, 0x6558, 0xabcdef);
+    n += inner_eth4(t + n, 0);
+    m = underlay4(f, 17, u, udp(u, 6081, t, n));
+    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, m, &p), DIS_SKIP_NONE);
+    assert_plain(&p, 4);
+    assert_tunnel(&p, DIS_TUNNEL_GENEVE, 1, true, 0xabcdef);
+    assert_int_equal(p.vlan_count, 0);
+    assert_every_cut(DIS_LINKTYPE_EN10MB, f, m, TCP_END4(m));
+
+    /* IPv6 directly (protocol 0x86DD) over an IPv6 underlay. */
+    n = geneve(t, 0, 0, 0x86dd, 5);
+    n += dg6(t + n);
+    n = udp(u, 6081, t, n);
+    m = eth(f, 0x86dd);
+    m += ip6(f + m, 17, NULL, 0, u, n, false);
+    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, m, &p), DIS_SKIP_NONE);
+    assert_plain(&p, 6);
+    assert_tunnel(&p, DIS_TUNNEL_GENEVE, 1, true, 5);
+    assert_every_cut(DIS_LINKTYPE_EN10MB, f, m, m - T_PAYLEN);
+
+    n = geneve(t, 1, 0, 0x0800, 5); /* version 1 */
+    n += dg4(t + n);
+    m = underlay4(o6, 17, u, udp(u, 6081, t, n));
+    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, o6, m, &p), DIS_SKIP_LINK_MALFORMED);
+}
+
+/* GRE header: flags (C 0x8000, K 0x2000, S 0x1000, version), protocol, and
+ * the optional fields the flags announce. */
+static size_t gre(uint8_t *o, uint16_t flags, uint16_t proto, uint32_t key)
+{
+    size_t n = put16(o, flags);
+
+    n += put16(o + n, proto);
+    if (flags & 0x8000)
+        n += put32(o + n, 0xffff0000u);
+    if (flags & 0x2000)
+        n += put32(o + n, key);
+    if (flags & 0x1000)
+        n += put32(o + n, 77);
+    return n;
+}
+
+static void test_gre_key_checksum_sequence_and_payload_kinds(void **state)
+{
+    uint8_t f[512], t[256];
+    struct dis_pkt p;
+    size_t n, m;
+
+    /* IPv4 inside, checksum + key + sequence present. */
+    n = gre(t, 0xb000, 0x0800, 0xdeadbeef);
+    n += dg4(t + n);
+    m = underlay4(f, 47, t, n);
+    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, m, &p), DIS_SKIP_NONE);
+    assert_plain(&p, 4);
+    assert_tunnel(&p, DIS_TUNNEL_GRE, 1, true, 0xdeadbeef);
+    assert_int_equal(p.vlan_count, 0); /* underlay VLAN dropped */
+    assert_every_cut(DIS_LINKTYPE_EN10MB, f, m, TCP_END4(m));
+
+    /* IPv6 inside, no optional fields: no id. */
+    n = gre(t, 0, 0x86dd, 0);
+    n += dg6(t + n);
+    m = underlay4(f, 47, t, n);
+    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, m, &p), DIS_SKIP_NONE);
+    assert_plain(&p, 6);
+    assert_tunnel(&p, DIS_TUNNEL_GRE, 1, false, 0);
+
+    /* gretap: Ethernet (0x6558) with a key. */
+    n = gre(t, 0x2000, 0x6558, 42);
+    n += inner_eth4(t + n, 0);
+    m = underlay4(f, 47, t, n);
+    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, m, &p), DIS_SKIP_NONE);
+    assert_plain(&p, 4);
+    assert_tunnel(&p, DIS_TUNNEL_GRE, 1, true, 42);
+    assert_every_cut(DIS_LINKTYPE_EN10MB, f, m, TCP_END4(m));
+
+    /* Version 1 (PPTP) is not looked into; the RFC 1701 routing bit is
+     * malformed; an unknown protocol inside is not IP. */
+    n = gre(t, 0x0001, 0x0800, 0);
+    n += dg4(t + n);
+    m = underlay4(f, 47, t, n);
+    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, m, &p), DIS_SKIP_NOT_TCP);
+    n = gre(t, 0x4000, 0x0800, 0);
+    n += dg4(t + n);
+    m = underlay4(f, 47, t, n);
+    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, m, &p), DIS_SKIP_LINK_MALFORMED);
+    n = gre(t, 0, 0x0806, 0);
+    memset(t + n, 0, 28);
+    m = underlay4(f, 47, t, n + 28);
+    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, m, &p), DIS_SKIP_NOT_IP);
+}
+
+static void test_erspan_types_one_two_three(void **state)
+{
+    uint8_t f[512], t[256];
+    struct dis_pkt p;
+    size_t n, m;
+
+    /* Type II: GRE with S, ERSPAN version 1, session 0x155. */
+    n = gre(t, 0x3000, 0x88be, 9);
+    n += put16(t + n, 0x1000 | 55);  /* version 1, VLAN 55 */
+    n += put16(t + n, 0x0400 | 0x155); /* COS/En/T, session id */
+    n += put32(t + n, 0x000abcde);   /* index */
+    n += inner_eth4(t + n, 0);
+    m = underlay4(f, 47, t, n);
+    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, m, &p), DIS_SKIP_NONE);
+    assert_plain(&p, 4);
+    assert_tunnel(&p, DIS_TUNNEL_ERSPAN, 1, true, 0x155);
+    assert_every_cut(DIS_LINKTYPE_EN10MB, f, m, TCP_END4(m));
+    f[18 + 20 + 12] = 0x20; /* version 2 in a type II header */
+    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, m, &p), DIS_SKIP_LINK_MALFORMED);
+
+    /* Type III with the optional platform subheader (O bit), frame type 0. */
+    n = gre(t, 0x1000, 0x22eb, 0);
+    n += put16(t + n, 0x2000);       /* version 2 */
+    n += put16(t + n, 0x3ff);        /* session 1023 */
+    n += put32(t + n, 0x01020304);   /* timestamp */
+    n += put16(t + n, 0);            /* SGT */
+    n += put16(t + n, 0x0001);       /* FT 0, O */
+    n += put32(t + n, 0x55555555);   /* platform subheader */
+    n += put32(t + n, 0x55555555);
+    n += inner_eth4(t + n, 0);
+    m = underlay4(f, 47, t, n);
+    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, m, &p), DIS_SKIP_NONE);
+    assert_plain(&p, 4);
+    assert_tunnel(&p, DIS_TUNNEL_ERSPAN, 1, true, 0x3ff);
+    assert_every_cut(DIS_LINKTYPE_EN10MB, f, m, TCP_END4(m));
+
+    /* Type I: 0x88BE without S, the mirrored frame right after GRE. */
+    n = gre(t, 0, 0x88be, 0);
+    n += inner_eth4(t + n, 0);
+    m = underlay4(f, 47, t, n);
+    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, m, &p), DIS_SKIP_NONE);
+    assert_tunnel(&p, DIS_TUNNEL_ERSPAN, 1, false, 0);
+}
+
+static void test_ip_in_ip_four_combinations(void **state)
+{
+    uint8_t f[512], t[256];
+    struct dis_pkt p;
+    size_t n, m;
+
+    n = dg4(t); /* ipip */
+    m = underlay4(f, 4, t, n);
+    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, m, &p), DIS_SKIP_NONE);
+    assert_plain(&p, 4);
+    assert_tunnel(&p, DIS_TUNNEL_IPIP, 1, false, 0);
+    assert_every_cut(DIS_LINKTYPE_EN10MB, f, m, TCP_END4(m));
+
+    n = dg6(t); /* 6in4 (sit) */
+    m = underlay4(f, 41, t, n);
+    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, m, &p), DIS_SKIP_NONE);
+    assert_plain(&p, 6);
+    assert_tunnel(&p, DIS_TUNNEL_IPIP6, 1, false, 0);
+    assert_every_cut(DIS_LINKTYPE_EN10MB, f, m, m - T_PAYLEN);
+
+    n = dg4(t); /* 4in6 */
+    m = eth(f, 0x86dd);
+    m += ip6(f + m, 4, NULL, 0, t, n, false);
+    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, m, &p), DIS_SKIP_NONE);
+    assert_plain(&p, 4);
+    assert_tunnel(&p, DIS_TUNNEL_IPIP, 1, false, 0);
+    assert_every_cut(DIS_LINKTYPE_EN10MB, f, m, TCP_END4(m));
+
+    n = dg6(t); /* 6in6 */
+    m = ip6(f, 41, NULL, 0, t, n, false);
+    assert_int_equal(dec(DIS_LINKTYPE_RAW, f, m, &p), DIS_SKIP_NONE);
+    assert_plain(&p, 6);
+    assert_tunnel(&p, DIS_TUNNEL_IPIP6, 1, false, 0);
+    assert_every_cut(DIS_LINKTYPE_RAW, f, m, m - T_PAYLEN);
+}
+
+static void test_tunnels_nest_up_to_the_limit(void **state)
+{
+    uint8_t a[1024], b[1024];
+    struct dis_pkt p;
+    size_t n = dg4(a);
+
+    /* Innermost: GRE with key 7; around it IP-in-IP, DIS_MAX_TUNNELS in all. */
+    memcpy(b, a, n);
+    n = gre(a, 0x2000, 0x0800, 7);
+    memcpy(a + n, b, DG4_LEN);
+    n += DG4_LEN;
+    for (int i = 1; i < DIS_MAX_TUNNELS; i++) {
+        n = oip4(b, i == 1 ? 47 : 4, 0, a, n);
+        memcpy(a, b, n);
+    }
+    n = oip4(b, DIS_MAX_TUNNELS == 1 ? 47 : 4, 0, a, n);
+    assert_int_equal(dec(DIS_LINKTYPE_RAW, b, n, &p), DIS_SKIP_NONE);
+    assert_plain(&p, 4);
+    assert_tunnel(&p, DIS_TUNNEL_GRE, DIS_MAX_TUNNELS, true, 7);
+    assert_every_cut(DIS_LINKTYPE_RAW, b, n, n - T_PAYLEN);
+    /* One more level is too deep. */
+    n = oip4(a, 4, 0, b, n);
+    assert_int_equal(dec(DIS_LINKTYPE_RAW, a, n, &p), DIS_SKIP_LINK_MALFORMED);
+}
+
+static void test_fragmented_tunnels_are_fragment_skips(void **state)
+{
+    uint8_t f[512], t[256], u[256];
+    struct dis_pkt p;
+    size_t n, m;
+
+    n = gre(t, 0, 0x0800, 0);
+    n += dg4(t + n);
+    m = eth(f, 0x0800);
+    m += oip4(f + m, 47, 0x2000, t, n); /* first fragment (MF) */
+    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, m, &p), DIS_SKIP_IPV4_FRAGMENT);
+    m = eth(f, 0x0800);
+    m += oip4(f + m, 4, 0x0010, t, n); /* offset 128 */
+    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, m, &p), DIS_SKIP_IPV4_FRAGMENT);
+    /* A first fragment to the VXLAN port; a later UDP fragment stays UDP. */
+    n = udp(u, 4789, t, 40);
+    m = eth(f, 0x0800);
+    m += oip4(f + m, 17, 0x2000, u, n);
+    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, m, &p), DIS_SKIP_IPV4_FRAGMENT);
+    m = eth(f, 0x0800);
+    m += oip4(f + m, 17, 0x0010, u, n);
+    assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, m, &p), DIS_SKIP_NOT_TCP);
+}
+
+static void test_big_tcp_lengths_come_from_the_frame_or_jumbo_option(void **state)
+{
+    uint8_t f[256], seg[128], ext[8];
+    struct dis_pkt p;
+    size_t n = eth4(f, &plain), sl;
+
+    /* IPv4 total length 0 on a 70000-byte frame cut to what we have. */
+    put16(f + 16, 0);
+    put16(f + 24, 0);
+    put16(f + 24, fold(sum16(0, f + 14, 20)));
+    assert_int_equal(dis_decode(1, f, (uint32_t)n, 70000, false, &p), DIS_SKIP_NONE);
+    assert_int_equal(p.flags_odd, DIS_ODD_IP_LEN_FROM_FRAME);
+    assert_int_equal(p.payload_len, 70000 - 54);
+    assert_int_equal(p.payload_caplen, T_PAYLEN);
+
+    /* IPv6 payload length 0 with a hop-by-hop Jumbo Payload option. */
+    sl = tcp(seg, &plain);
+    ext[0] = 6, ext[1] = 0, ext[2] = 0xc2, ext[3] = 4;
+    put32(ext + 4, (uint32_t)(8 + sl + 70000));
+    n = eth(f, 0x86dd);
+    n += ip6(f + n, 0, ext, 8, seg, sl, false);
+    put16(f + 18, 0);
+    assert_int_equal(dis_decode(1, f, (uint32_t)n, (uint32_t)n + 70000, false, &p),
+                     DIS_SKIP_NONE);
+    assert_int_equal(p.flags_odd, DIS_ODD_IP_JUMBO);
+    assert_int_equal(p.payload_len, T_PAYLEN + 70000);
+    assert_cuts(1, f, n, n - T_PAYLEN, (uint32_t)n + 70000, false);
+    /* ... the jumbo length past the frame is a bad length ... */
+    assert_int_equal(dis_decode(1, f, (uint32_t)n, (uint32_t)n + 69999, false, &p),
+                     DIS_SKIP_IP_BAD_LENGTH);
+    /* ... a Pad1 before the option is stepped over ... */
+    memmove(ext + 3, ext + 2, 5);
+    ext[2] = 0; /* Pad1; the option now ends at 9: cut, so not found */
+    memcpy(f + 54, ext, 8);
+    assert_int_equal(dis_decode(1, f, (uint32_t)n, (uint32_t)n + 70000, false, &p),
+                     DIS_SKIP_NONE);
+    assert_int_equal(p.flags_odd, DIS_ODD_IP_LEN_FROM_FRAME);
+    assert_int_equal(p.payload_len, T_PAYLEN + 70000);
+    assert_cuts(1, f, n, n - T_PAYLEN, (uint32_t)n + 70000, false);
+}
+
+/* ---------------------------------------------------------------------------
+ * PPP, HDLC, IPoIB, IPNET, NFLOG, PKTAP.
+ */
+
+static void test_ppp_with_and_without_hdlc_framing(void **state)
+{
+    uint8_t f[256];
+    struct dis_pkt p;
+    size_t n;
+
+    f[0] = 0xff, f[1] = 0x03, f[2] = 0x00, f[3] = 0x21;
+    n = 4 + dg4(f + 4);
+    assert_int_equal(dec(DIS_LINKTYPE_PPP, f, n, &p), DIS_SKIP_NONE);
+    assert_plain(&p, 4);
+    assert_every_cut(DIS_LINKTYPE_PPP, f, n, TCP_END4(n));
+    assert_int_equal(dec(DIS_LINKTYPE_PPP_HDLC, f, n, &p), DIS_SKIP_NONE);
+    assert_every_cut(DIS_LINKTYPE_PPP_HDLC, f, n, TCP_END4(n));
+    f[1] = 0x05; /* bad control byte */
+    assert_int_equal(dec(DIS_LINKTYPE_PPP, f, n, &p), DIS_SKIP_LINK_MALFORMED);
+
+    f[0] = 0x00, f[1] = 0x57; /* no framing, IPv6 */
+    n = 2 + dg6(f + 2);
+    assert_int_equal(dec(DIS_LINKTYPE_PPP, f, n, &p), DIS_SKIP_NONE);
+    assert_plain(&p, 6);
+    f[0] = 0x21; /* protocol field compression: one byte, IPv4 */
+    n = 1 + dg4(f + 1);
+    assert_int_equal(dec(DIS_LINKTYPE_PPP, f, n, &p), DIS_SKIP_NONE);
+    assert_plain(&p, 4);
+    assert_every_cut(DIS_LINKTYPE_PPP, f, n, TCP_END4(n));
+    f[0] = 0xc0, f[1] = 0x21; /* LCP */
+    assert_int_equal(dec(DIS_LINKTYPE_PPP, f, 40, &p), DIS_SKIP_NOT_IP);
+    f[0] = 0x42; /* neither PPP nor Cisco HDLC on PPP_HDLC */
+    assert_int_equal(dec(DIS_LINKTYPE_PPP_HDLC, f, 40, &p), DIS_SKIP_LINK_MALFORMED);
+}
+
+static void test_cisco_hdlc_and_ipoib_carry_ethertypes(void **state)
+{
+    uint8_t f[256];
+    struct dis_pkt p;
+    size_t n;
+
+    f[0] = 0x0f, f[1] = 0;
+    put16(f + 2, 0x86dd);
+    n = 4 + dg6(f + 4);
+    assert_int_equal(dec(DIS_LINKTYPE_C_HDLC, f, n, &p), DIS_SKIP_NONE);
+    assert_plain(&p, 6);
+    assert_every_cut(DIS_LINKTYPE_C_HDLC, f, n, n - T_PAYLEN);
+    f[0] = 0x8f; /* broadcast: Cisco HDLC on PPP_HDLC too */
+    assert_int_equal(dec(DIS_LINKTYPE_PPP_HDLC, f, n, &p), DIS_SKIP_NONE);
+    assert_every_cut(DIS_LINKTYPE_PPP_HDLC, f, n, n - T_PAYLEN);
+    put16(f + 2, 0x8035); /* SLARP */
+    assert_int_equal(dec(DIS_LINKTYPE_C_HDLC, f, n, &p), DIS_SKIP_NOT_IP);
+
+    put16(f, 0x0800);
+    put16(f + 2, 0);
+    n = 4 + dg4(f + 4);
+    assert_int_equal(dec(DIS_LINKTYPE_IPOIB, f, n, &p), DIS_SKIP_NONE);
+    assert_plain(&p, 4);
+    assert_every_cut(DIS_LINKTYPE_IPOIB, f, n, TCP_END4(n));
+}
+
+static void test_ipnet_family_picks_the_version(void **state)
+{
+    uint8_t f[256] = {0};
+    struct dis_pkt p;
+    size_t n;
+
+    f[0] = 1, f[1] = 26; /* Solaris AF_INET6 */
+    n = 24 + dg6(f + 24);
+    assert_int_equal(dec(DIS_LINKTYPE_IPNET, f, n, &p), DIS_SKIP_NONE);
+    assert_plain(&p, 6);
+    assert_every_cut(DIS_LINKTYPE_IPNET, f, n, n - T_PAYLEN);
+    f[1] = 2;
+    n = 24 + dg4(f + 24);
+    assert_int_equal(dec(DIS_LINKTYPE_IPNET, f, n, &p), DIS_SKIP_NONE);
+    assert_plain(&p, 4);
+    f[1] = 2, f[24] = 0x60; /* family says IPv4, the bytes are not */
+    assert_int_equal(dec(DIS_LINKTYPE_IPNET, f, n, &p), DIS_SKIP_IP_BAD_VERSION);
+    f[1] = 7;
+    assert_int_equal(dec(DIS_LINKTYPE_IPNET, f, n, &p), DIS_SKIP_NOT_IP);
+}
+
+/* NFLOG TLV header in the given byte order. */
+static size_t nftlv(uint8_t *o, bool be, uint16_t len, uint16_t type)
+{
+    if (be) {
+        put16(o, len);
+        put16(o + 2, type);
+    } else {
+        o[0] = (uint8_t)len, o[1] = (uint8_t)(len >> 8);
+        o[2] = (uint8_t)type, o[3] = (uint8_t)(type >> 8);
+    }
+    return 4;
+}
+
+static void test_nflog_tlvs_either_byte_order_to_the_payload(void **state)
+{
+    uint8_t f[256];
+    struct dis_pkt p;
+
+    for (int be = 0; be < 2; be++) {
+        size_t n = 0, d;
+
+        f[n++] = 10; /* AF_INET6 */
+        f[n++] = 0;
+        n += put16(f + n, 5); /* group */
+        n += nftlv(f + n, be, 8, 1); /* NFULA_PACKET_HDR */
+        n += put32(f + n, 0x86dd0300);
+        n += nftlv(f + n, be, 5, 10); /* NFULA_PREFIX "x\0" padded to 8 */
+        memcpy(f + n, "x\0\0\0", 4);
+        n += 4;
+        d = dg6(f + n + 4);
+        n += nftlv(f + n, be, (uint16_t)(4 + d), 9);
+        n += d;
+        assert_int_equal(dec(DIS_LINKTYPE_NFLOG, f, n, &p), DIS_SKIP_NONE);
+        assert_plain(&p, 6);
+        assert_every_cut(DIS_LINKTYPE_NFLOG, f, n, n - T_PAYLEN);
+        f[0] = 0; /* AF_UNSPEC: the version nibble decides */
+        assert_int_equal(dec(DIS_LINKTYPE_NFLOG, f, n, &p), DIS_SKIP_NONE);
+        /* No payload TLV at all (logged with --nflog-size 0). */
+        assert_int_equal(dec(DIS_LINKTYPE_NFLOG, f, 4 + 8 + 8, &p), DIS_SKIP_NOT_IP);
+    }
+    /* A TLV length below its own header is malformed. */
+    f[4] = 2, f[5] = 0, f[6] = 1, f[7] = 0;
+    assert_int_equal(dec(DIS_LINKTYPE_NFLOG, f, 40, &p), DIS_SKIP_LINK_MALFORMED);
+}
+
+/* PKTAP header of hlen bytes (little-endian fields) for an inner dlt. */
+static size_t pktap(uint8_t *o, uint32_t hlen, uint32_t next, uint32_t dlt)
+{
+    memset(o, 0, hlen);
+    for (int i = 0; i < 4; i++) {
+        o[i] = (uint8_t)(hlen >> (8 * i));
+        o[4 + i] = (uint8_t)(next >> (8 * i));
+        o[8 + i] = (uint8_t)(dlt >> (8 * i));
+    }
+    memcpy(o + 12, "en0", 3);
+    return hlen;
+}
+
+static void test_pktap_header_length_and_inner_link_type(void **state)
+{
+    uint8_t f[512];
+    struct dis_pkt p;
+    size_t n;
+
+    n = pktap(f, 108, 1, 1);
+    n += eth4(f + n, &plain);
+    assert_int_equal(dec(DIS_LINKTYPE_PKTAP, f, n, &p), DIS_SKIP_NONE);
+    assert_plain(&p, 4);
+    assert_int_equal(p.linktype, DIS_LINKTYPE_PKTAP);
+    assert_every_cut(DIS_LINKTYPE_PKTAP, f, n, TCP_END4(n));
+
+    n = pktap(f, 156, 1, 12); /* a longer header; DLT_RAW as Apple numbers it */
+    n += dg6(f + n);
+    assert_int_equal(dec(DIS_LINKTYPE_PKTAP, f, n, &p), DIS_SKIP_NONE);
+    assert_plain(&p, 6);
+    assert_every_cut(DIS_LINKTYPE_PKTAP, f, n, n - T_PAYLEN);
+
+    pktap(f, 156, 2, 12); /* not a packet record */
+    assert_int_equal(dec(DIS_LINKTYPE_PKTAP, f, n, &p), DIS_SKIP_NOT_IP);
+    pktap(f, 100, 1, 12); /* shorter than struct pktap_header */
+    assert_int_equal(dec(DIS_LINKTYPE_PKTAP, f, n, &p), DIS_SKIP_LINK_MALFORMED);
+    pktap(f, 156, 1, 149); /* PKTAP in PKTAP */
+    assert_int_equal(dec(DIS_LINKTYPE_PKTAP, f, n, &p), DIS_SKIP_LINK_MALFORMED);
+    pktap(f, 156, 1, 105); /* 802.11 inside: unsupported */
+    assert_int_equal(dec(DIS_LINKTYPE_PKTAP, f, n, &p), DIS_SKIP_LINK_UNSUPPORTED);
+    pktap(f, 156, 1, 12);
+    f[0] = 0xf0, f[1] = f[2] = f[3] = 0xff; /* header length past everything */
+    assert_int_equal(dec(DIS_LINKTYPE_PKTAP, f, n, &p), DIS_SKIP_LINK_TRUNCATED);
+}
+
+static void test_tunnel_names_and_new_link_types(void **state)
+{
+    static const char *const names[] = {"none", "vxlan", "geneve", "gre", "erspan", "ipip", "ipip6"};
+    static const struct {
+        int lt;
+        const char *name;
+    } lts[] = {{9, "PPP"},     {50, "PPP_HDLC"},  {104, "C_HDLC"}, {226, "IPNET"},
+               {239, "NFLOG"}, {242, "IPOIB"},    {258, "PKTAP"}};
+
+    assert_int_equal(DIS_TUNNEL_COUNT, sizeof(names) / sizeof(names[0]));
+    for (int t = 0; t < DIS_TUNNEL_COUNT; t++)
+        assert_string_equal(dis_tunnel_name((enum dis_tunnel)t), names[t]);
+    assert_string_equal(dis_tunnel_name(DIS_TUNNEL_COUNT), "unknown");
+    for (size_t i = 0; i < sizeof(lts) / sizeof(lts[0]); i++) {
+        assert_true(dis_linktype_supported(lts[i].lt));
+        assert_string_equal(dis_linktype_name(lts[i].lt), lts[i].name);
+    }
+}
+
+static void test_stats_count_tunnelled_and_frame_lengths(void **state)
+{
+    uint8_t f[512], t[256];
+    struct dis_stats s = {0};
+    struct dis_frame fr = {.linktype = 1};
+    struct dis_pkt p;
+    size_t n = underlay4(f, 4, t, dg4(t));
+
+    dis_stats_add(&s, &fr, dec(1, f, n, &p), &p);
+    n = eth4(f, &plain);
+    dis_stats_add(&s, &fr, dec(1, f, n, &p), &p);
+    put16(f + 16, 0);
+    dis_stats_add(&s, &fr, dis_decode(1, f, (uint32_t)n, (uint32_t)n, false, &p), &p);
+    /* Cut inside the GRE header and inside the inner IPv4 header: the outer
+     * IPv4 header was decoded whole, so both count as IPv4 frames. */
+    n = underlay4(f, 47, t, gre(t, 0, 0x0800, 0) + dg4(t + 4));
+    dis_stats_add(&s, &fr, dis_decode(1, f, 18 + 20 + 2, (uint32_t)n, false, &p), &p);
+    dis_stats_add(&s, &fr, dis_decode(1, f, 18 + 20 + 4 + 10, (uint32_t)n, false, &p), &p);
+    assert_int_equal(s.tcp, 3);
+    assert_int_equal(s.tunnelled, 1);
+    assert_int_equal(s.ip_len_from_frame, 1);
+    assert_int_equal(s.skipped[DIS_SKIP_LINK_TRUNCATED], 1);
+    assert_int_equal(s.skipped[DIS_SKIP_IP_TRUNCATED], 1);
+    assert_int_equal(s.ipv4, 5);
+}
+
 static void test_skip_names_are_stable(void **state)
 {
     assert_string_equal(dis_skip_name(DIS_SKIP_NONE), "none");
@@ -1568,6 +2221,22 @@ int main(void)
         cmocka_unit_test(test_eol_ends_options),
         cmocka_unit_test(test_reused_pkt_keeps_nothing_from_previous_frame),
         cmocka_unit_test(test_cuts_inside_each_header_name_the_layer),
+        cmocka_unit_test(test_vxlan_inner_tcp_decodes_with_vni_and_inner_vlan),
+        cmocka_unit_test(test_vxlan_inner_udp_or_arp_is_skipped_as_such),
+        cmocka_unit_test(test_geneve_skips_options_and_carries_ethernet_or_ip),
+        cmocka_unit_test(test_gre_key_checksum_sequence_and_payload_kinds),
+        cmocka_unit_test(test_erspan_types_one_two_three),
+        cmocka_unit_test(test_ip_in_ip_four_combinations),
+        cmocka_unit_test(test_tunnels_nest_up_to_the_limit),
+        cmocka_unit_test(test_fragmented_tunnels_are_fragment_skips),
+        cmocka_unit_test(test_big_tcp_lengths_come_from_the_frame_or_jumbo_option),
+        cmocka_unit_test(test_ppp_with_and_without_hdlc_framing),
+        cmocka_unit_test(test_cisco_hdlc_and_ipoib_carry_ethertypes),
+        cmocka_unit_test(test_ipnet_family_picks_the_version),
+        cmocka_unit_test(test_nflog_tlvs_either_byte_order_to_the_payload),
+        cmocka_unit_test(test_pktap_header_length_and_inner_link_type),
+        cmocka_unit_test(test_tunnel_names_and_new_link_types),
+        cmocka_unit_test(test_stats_count_tunnelled_and_frame_lengths),
         cmocka_unit_test(test_skip_names_are_stable),
         cmocka_unit_test(test_stats_count_frames_ip_tcp_and_skips),
         cmocka_unit_test(test_stats_count_fragments_malformed_options_and_link_overflow),

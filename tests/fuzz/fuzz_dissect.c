@@ -17,7 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const int fuzz_linktypes[] = {
     DIS_LINKTYPE_NULL,       DIS_LINKTYPE_EN10MB,    DIS_LINKTYPE_RAW,  12,
     DIS_LINKTYPE_LOOP,       DIS_LINKTYPE_LINUX_SLL, DIS_LINKTYPE_IPV4, DIS_LINKTYPE_IPV6,
-    DIS_LINKTYPE_LINUX_SLL2,
+    DIS_LINKTYPE_LINUX_SLL2, DIS_LINKTYPE_PPP,       DIS_LINKTYPE_PPP_HDLC, DIS_LINKTYPE_C_HDLC,
+    DIS_LINKTYPE_IPNET,      DIS_LINKTYPE_NFLOG,     DIS_LINKTYPE_IPOIB,    DIS_LINKTYPE_PKTAP,
 };
 #define FUZZ_NLINK (sizeof(fuzz_linktypes) / sizeof(fuzz_linktypes[0]))
 
@@ -34,6 +35,10 @@ static void fuzz_check(const uint8_t *frame, uint32_t caplen, enum dis_skip s,
     if (p->hdr_len < 20 || p->hdr_len > 60 || (p->ip_version != 4 && p->ip_version != 6))
         __builtin_trap();
     if (p->opt.sack_count > DIS_MAX_SACK)
+        __builtin_trap();
+    if (p->tunnel >= DIS_TUNNEL_COUNT || p->tunnel_depth > DIS_MAX_TUNNELS ||
+        (p->tunnel_depth == 0) != (p->tunnel == DIS_TUNNEL_NONE) ||
+        (p->has_tunnel_id && p->tunnel == DIS_TUNNEL_NONE))
         __builtin_trap();
 }
 

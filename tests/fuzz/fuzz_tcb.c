@@ -32,7 +32,7 @@
  *    last event's `to` unless the timeline overflowed (timeline_full, or
  *    the anomaly list is full so that flag may have been dropped);
  *  - ids are unique, 1..connections, and increase with the first packet;
- *  - engine counters never decrease; live <= max-connections when set;
+ *  - engine counters never decrease; open connections <= max-connections when set;
  *  - every segment is counted in exactly one record (sum of packets equals
  *    segments); events and evictions in the records match the counters,
  *    and an evicted record carries the `evicted` anomaly (unless its
@@ -315,7 +315,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
               s->peak_live >= prev.peak_live &&
               s->bad_checksum_ignored >= prev.bad_checksum_ignored);
         CHECK(s->live <= s->peak_live && s->live <= s->connections);
-        CHECK(s->connections - s->live == st->emitted);
+        CHECK(s->connections - s->held == st->emitted);
         if (cfg.max_connections)
             CHECK(s->live <= cfg.max_connections);
         prev = *s;

@@ -13,7 +13,7 @@ import struct
 import sys
 
 # Same order as fuzz_linktypes[] in fuzz_dissect.c.
-LINKTYPES = [0, 1, 101, 12, 108, 113, 228, 229, 276]
+LINKTYPES = [0, 1, 101, 12, 108, 113, 228, 229, 276, 9, 50, 104, 226, 239, 242, 258]
 
 
 def pcap_frames(data):

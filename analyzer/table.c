@@ -1,0 +1,667 @@
+/*
+ * table.c - the connection table: SipHash-keyed open addressing over a pool
+ * of records held by index, the active and done lists, expiry and eviction.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcb_int.h"
+
+/* ------------------------------------------------------------------------
+ * SipHash-1-3 over the key [Aumasson & Bernstein]: keyed so that a crafted
+ * capture cannot aim its tuples at one bucket.
+ */
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                                                   \
+    do {                                                                                           \
+        v0 += v1;                                                                                  \
+        v1 = ROTL(v1, 13);                                                                         \
+        v1 ^= v0;                                                                                  \
+        v0 = ROTL(v0, 32);                                                                         \
+        v2 += v3;                                                                                  \
+        v3 = ROTL(v3, 16);                                                                         \
+        v3 ^= v2;                                                                                  \
+        v0 += v3;                                                                                  \
+        v3 = ROTL(v3, 21);                                                                         \
+        v3 ^= v0;                                                                                  \
+        v2 += v1;                                                                                  \
+        v1 = ROTL(v1, 17);                                                                         \
+        v1 ^= v2;                                                                                  \
+        v2 = ROTL(v2, 32);                                                                         \
+    } while (0)
+
+uint32_t tcb_hash(const struct tcb_table *t, const struct tcb_key *k)
+{
+    uint64_t v0 = t->k0 ^ 0x736f6d6570736575ULL, v1 = t->k1 ^ 0x646f72616e646f6dULL;
+    uint64_t v2 = t->k0 ^ 0x6c7967656e657261ULL, v3 = t->k1 ^ 0x7465646279746573ULL;
+    uint64_t w[6];
+    int n = 0;
+    w[n++] = tcb_load64(k->a);
+    if (k->ver == 6)
+        w[n++] = tcb_load64(k->a + 8);
+    w[n++] = tcb_load64(k->b);
+    if (k->ver == 6)
+        w[n++] = tcb_load64(k->b + 8);
+    w[n++] = (uint64_t)k->pa << 48 | (uint64_t)k->pb << 32 | (uint64_t)k->vlan << 16 | k->ver;
+    if (k->tun)
+        w[n++] = k->tun;
+    for (int i = 0; i < n; i++) {
+        v3 ^= w[i];
+        SIPROUND;
+        v0 ^= w[i];
+    }
+    uint64_t b = (uint64_t)(n * 8) << 56;
+    v3 ^= b;
+    SIPROUND;
+    v0 ^= b;
+    v2 ^= 0xff;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    uint64_t h = v0 ^ v1 ^ v2 ^ v3;
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+/* ------------------------------------------------------------------------
+ * Records: pool, lists, table.
+ */
+void tcb_list_remove(struct tcb_table *t, struct tcb_list *l, uint32_t i)
+{
+    struct tcb_rec *r = R(t, i);
+    if (r->prev != TCB_NIL)
+        R(t, r->prev)->next = r->next;
+    else
+        l->head = r->next;
+    if (r->next != TCB_NIL)
+        R(t, r->next)->prev = r->prev;
+    else
+        l->tail = r->prev;
+    r->prev = r->next = TCB_NIL;
+}
+
+void tcb_list_append(struct tcb_table *t, struct tcb_list *l, uint32_t i)
+{
+    struct tcb_rec *r = R(t, i);
+    r->next = TCB_NIL;
+    r->prev = l->tail;
+    if (l->tail != TCB_NIL)
+        R(t, l->tail)->next = i;
+    else
+        l->head = i;
+    l->tail = i;
+}
+
+int tcb_grow_slots(struct tcb_table *t)
+{
+    uint32_t n = t->nslots ? t->nslots * 2 : 1024;
+    struct tcb_slot *s = calloc(n, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < t->nslots; i++) {
+        if (!t->slots[i].idx1)
+            continue;
+        uint32_t j = t->slots[i].hash & (n - 1);
+        while (s[j].idx1)
+            j = (j + 1) & (n - 1);
+        s[j] = t->slots[i];
+    }
+    free(t->slots);
+    t->slots = s;
+    t->nslots = n;
+    return 0;
+}
+
+/* Slot holding the record for key k, or the empty slot where it would go. */
+uint32_t tcb_find_slot(struct tcb_table *t, const struct tcb_key *k, uint32_t h)
+{
+    uint32_t mask = t->nslots - 1, j = h & mask;
+    for (;;) {
+        const struct tcb_slot *sl = &t->slots[j];
+        if (!sl->idx1)
+            return j;
+        if (sl->hash == h && memcmp(&R(t, sl->idx1 - 1)->key, k, sizeof(*k)) == 0)
+            return j;
+        j = (j + 1) & mask;
+    }
+}
+
+/* Delete slot j with backward-shift (no tombstones under linear probing). */
+void tcb_slot_delete(struct tcb_table *t, uint32_t j)
+{
+    uint32_t mask = t->nslots - 1;
+    t->slots[j].idx1 = 0;
+    t->used--;
+    uint32_t i = (j + 1) & mask;
+    while (t->slots[i].idx1) {
+        uint32_t home = t->slots[i].hash & mask;
+        /* Move slots[i] back to j if its home is not in (j, i]. */
+        bool in_range = (j < i) ? (home > j && home <= i) : (home > j || home <= i);
+        if (!in_range) {
+            t->slots[j] = t->slots[i];
+            t->slots[i].idx1 = 0;
+            j = i;
+        }
+        i = (i + 1) & mask;
+    }
+}
+
+static int tcb_alloc_rec(struct tcb_table *t, uint32_t *out)
+{
+    if (t->free_head != TCB_NIL) {
+        *out = t->free_head;
+        t->free_head = R(t, *out)->next;
+        return 0;
+    }
+    if ((t->nrecs >> TCB_CHUNK_SHIFT) == t->nchunks) {
+        if (t->nchunks == (UINT32_MAX >> TCB_CHUNK_SHIFT))
+            return -ENOMEM;
+        struct tcb_rec **c = realloc(t->chunks, (size_t)(t->nchunks + 1) * sizeof(*c));
+        if (!c)
+            return -ENOMEM;
+        t->chunks = c;
+        c[t->nchunks] = malloc(sizeof(struct tcb_rec) << TCB_CHUNK_SHIFT);
+        if (!c[t->nchunks])
+            return -ENOMEM;
+        t->nchunks++;
+    }
+    *out = t->nrecs++;
+    return 0;
+}
+
+/* Take record i out of the table and lists, emit it, free it. */
+int tcb_finish_rec(struct tcb_table *t, uint32_t i, bool in_table)
+{
+    struct tcb_rec *r = R(t, i);
+    tcb_list_remove(t, tcb_list_of(t, r), i);
+    if (in_table) {
+        uint32_t j = tcb_find_slot(t, &r->key, r->hash);
+        if (t->slots[j].idx1 == i + 1)
+            tcb_slot_delete(t, j);
+    }
+    int rc = tcb_emit(t, r);
+    r->next = t->free_head;
+    t->free_head = i;
+    if (!(r->rf & RF_DONE))
+        t->st.live--;
+    t->st.held--;
+    t->nfull--;
+    return rc;
+}
+
+/* Expiry of TIME-WAIT endpoints at record end: those whose 2*MSL ran out by
+ * `until` go CLOSED at their own deadline. */
+void tcb_expire_time_wait(struct tcb_table *t, struct tcb_rec *r, uint64_t until)
+{
+    for (int s = 0; s < 2; s++) {
+        struct tcb_ep *e = &r->ep[s];
+        if (e->state == TCB_TIME_WAIT && e->tw_ns + t->cfg.time_wait_ns <= until)
+            tcb_set_state(t, r, s, TCB_CLOSED, TCB_CAUSE_TIME_WAIT_EXPIRED,
+                          e->tw_ns + t->cfg.time_wait_ns, 0);
+    }
+}
+
+/* When the record stops being held, by its own times alone: a closed one
+ * 2*MSL after it closed (or TIME-WAIT last restarted), an open one an idle
+ * timeout after its last segment. */
+uint64_t tcb_deadline(const struct tcb_table *t, const struct tcb_rec *r)
+{
+    return (r->rf & RF_DONE) ? r->done_ns + t->cfg.time_wait_ns
+                             : r->last_ns + t->cfg.idle_timeout_ns;
+}
+
+/* Finish record i as its deadline finishes it: TIME-WAIT endpoints whose
+ * 2*MSL ran out by then go CLOSED, then it is emitted.  The result depends
+ * on the record alone, never on when this runs. */
+int tcb_retire(struct tcb_table *t, uint32_t i)
+{
+    struct tcb_rec *r = R(t, i);
+    tcb_expire_time_wait(t, r, tcb_deadline(t, r));
+    return tcb_finish_rec(t, i, true);
+}
+
+static int tcb_fold_expire(struct tcb_table *t);
+
+/*
+ * Reclaim the records whose deadline has passed on the table's clock.  Only
+ * memory depends on when this runs: a record is finished by tcb_retire()
+ * from its own deadline, and a segment for a record past its deadline
+ * retires it first (tcb.c), wherever the sweep has got to.
+ */
+int tcb_expire(struct tcb_table *t)
+{
+    int rc = tcb_fold_expire(t);
+    if (rc)
+        return rc;
+    /* Closed records, in order of closing. */
+    while (t->done.head != TCB_NIL) {
+        if (tcb_deadline(t, R(t, t->done.head)) > t->now)
+            break;
+        if ((rc = tcb_retire(t, t->done.head)) != 0)
+            return rc;
+    }
+    /* Idle records.  The active list is in order of when each record was
+     * last put at its tail (list_ns), and records are moved only here, when
+     * they reach the head having been active since: one record touched per
+     * check instead of three list neighbours per packet. */
+    while (t->active.head != TCB_NIL) {
+        uint32_t i = t->active.head;
+        struct tcb_rec *r = R(t, i);
+        if (r->list_ns + t->cfg.idle_timeout_ns > t->now)
+            break;
+        if (tcb_deadline(t, r) > t->now) {
+            tcb_list_remove(t, &t->active, i);
+            r->list_ns = r->last_ns;
+            tcb_list_append(t, &t->active, i);
+            continue;
+        }
+        if ((rc = tcb_retire(t, i)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Folded records: closed records waiting out TIME-WAIT, moved out of the
+ * record pool to make room (--max-connections) into a blob of just what
+ * they use (the record up to its timeline, then its events and anomalies:
+ * about 600 bytes instead of 928).  Nothing is lost: a segment for one
+ * unfolds it into a full record again, its deadline writes it exactly as
+ * it would have been written unfolded.  Blobs are found by key in their own
+ * hash and expire in the order they were folded (a FIFO); a blob unfolded
+ * or written is marked dead and freed when the FIFO reaches it.
+ */
+#define RF_FOLD_DEAD 0x80000000u
+
+static size_t tcb_fold_size(const struct tcb_rec *r)
+{
+    return offsetof(struct tcb_rec, ev) + r->nev * sizeof(r->ev[0]) +
+           r->nanom * sizeof(r->an[0]);
+}
+
+/* Copy blob b back into the full record layout at dst. */
+static void tcb_unfold_into(const struct tcb_rec *b, struct tcb_rec *dst)
+{
+    const unsigned char *p = (const unsigned char *)b;
+    size_t off = offsetof(struct tcb_rec, ev);
+    memcpy(dst, b, off);
+    memcpy(dst->ev, p + off, b->nev * sizeof(dst->ev[0]));
+    memcpy(dst->an, p + off + b->nev * sizeof(dst->ev[0]), b->nanom * sizeof(dst->an[0]));
+}
+
+static uint32_t tcb_fold_find(const struct tcb_table *t, const struct tcb_key *k, uint32_t h)
+{
+    uint32_t mask = t->capfolds - 1;
+    for (uint32_t j = h & mask;; j = (j + 1) & mask) {
+        const struct tcb_fold_slot *f = &t->folds[j];
+        if (!f->rec)
+            return TCB_NIL;
+        if (f->hash == h && memcmp(&f->rec->key, k, sizeof(*k)) == 0)
+            return j;
+    }
+}
+
+/* Delete fold slot j with backward shift (as tcb_slot_delete). */
+static void tcb_fold_delete(struct tcb_table *t, uint32_t j)
+{
+    uint32_t mask = t->capfolds - 1;
+    t->folds[j].rec = NULL;
+    t->nfolds--;
+    for (uint32_t i = (j + 1) & mask; t->folds[i].rec; i = (i + 1) & mask) {
+        uint32_t home = t->folds[i].hash & mask;
+        bool in_range = (j < i) ? (home > j && home <= i) : (home > j || home <= i);
+        if (!in_range) {
+            t->folds[j] = t->folds[i];
+            t->folds[i].rec = NULL;
+            j = i;
+        }
+    }
+}
+
+static int tcb_fold_grow(struct tcb_table *t)
+{
+    if ((t->nfolds + 1) * 10 >= t->capfolds * 7) {
+        uint32_t n = t->capfolds ? t->capfolds * 2 : 1024;
+        struct tcb_fold_slot *f = calloc(n, sizeof(*f));
+        if (!f)
+            return -ENOMEM;
+        for (uint32_t i = 0; i < t->capfolds; i++) {
+            if (!t->folds[i].rec)
+                continue;
+            uint32_t j = t->folds[i].hash & (n - 1);
+            while (f[j].rec)
+                j = (j + 1) & (n - 1);
+            f[j] = t->folds[i];
+        }
+        free(t->folds);
+        t->folds = f;
+        t->capfolds = n;
+    }
+    if (t->fifo_len == t->fifo_cap) {
+        uint32_t n = t->fifo_cap ? t->fifo_cap * 2 : 1024;
+        struct tcb_rec **q = malloc(n * sizeof(*q));
+        if (!q)
+            return -ENOMEM;
+        for (uint32_t i = 0; i < t->fifo_len; i++)
+            q[i] = t->fifo[(t->fifo_head + i) & (t->fifo_cap - 1)];
+        free(t->fifo);
+        t->fifo = q;
+        t->fifo_cap = n;
+        t->fifo_head = 0;
+    }
+    return 0;
+}
+
+/* Fold closed record i out of the pool. */
+static int tcb_fold(struct tcb_table *t, uint32_t i)
+{
+    struct tcb_rec *r = R(t, i);
+    assert(r->rf & RF_DONE);
+    int rc = tcb_fold_grow(t);
+    if (rc)
+        return rc;
+    size_t off = offsetof(struct tcb_rec, ev), evb = r->nev * sizeof(r->ev[0]);
+    unsigned char *b = malloc(tcb_fold_size(r));
+    if (!b)
+        return -ENOMEM;
+    memcpy(b, r, off);
+    memcpy(b + off, r->ev, evb);
+    memcpy(b + off + evb, r->an, r->nanom * sizeof(r->an[0]));
+    struct tcb_rec *blob = (struct tcb_rec *)(void *)b;
+
+    tcb_list_remove(t, &t->done, i);
+    uint32_t j = tcb_find_slot(t, &r->key, r->hash);
+    if (t->slots[j].idx1 == i + 1)
+        tcb_slot_delete(t, j);
+    r->next = t->free_head;
+    t->free_head = i;
+    t->nfull--;
+
+    uint32_t mask = t->capfolds - 1;
+    for (j = blob->hash & mask; t->folds[j].rec; j = (j + 1) & mask)
+        ;
+    t->folds[j].hash = blob->hash;
+    t->folds[j].rec = blob;
+    t->nfolds++;
+    t->fifo[(t->fifo_head + t->fifo_len++) & (t->fifo_cap - 1)] = blob;
+    t->st.folded++;
+    return 0;
+}
+
+/* Write blob b as its deadline writes it (it leaves the table). */
+static int tcb_fold_emit(struct tcb_table *t, struct tcb_rec *b)
+{
+    struct tcb_rec tmp;
+    tcb_unfold_into(b, &tmp);
+    tcb_expire_time_wait(t, &tmp, tcb_deadline(t, &tmp));
+    b->rf |= RF_FOLD_DEAD;
+    t->st.held--;
+    return tcb_emit(t, &tmp);
+}
+
+/* Free the dead blobs at the FIFO's head and write those whose deadline
+ * passed on the table's clock. */
+static int tcb_fold_expire(struct tcb_table *t)
+{
+    while (t->fifo_len) {
+        struct tcb_rec *b = t->fifo[t->fifo_head];
+        if (!(b->rf & RF_FOLD_DEAD)) {
+            if (tcb_deadline(t, b) > t->now)
+                return 0;
+            uint32_t j = tcb_fold_find(t, &b->key, b->hash);
+            if (j != TCB_NIL)
+                tcb_fold_delete(t, j);
+            int rc = tcb_fold_emit(t, b);
+            if (rc)
+                return rc;
+        }
+        free(b);
+        t->fifo_head = (t->fifo_head + 1) & (t->fifo_cap - 1);
+        t->fifo_len--;
+    }
+    return 0;
+}
+
+/*
+ * A segment at ts found no full record for key k.  A folded record for it
+ * past its deadline is written (return 0); one still held is unfolded into
+ * a full record on the done list, *out (return 1).  0 when none.
+ */
+int tcb_fold_take(struct tcb_table *t, const struct tcb_key *k, uint32_t h, uint64_t ts,
+                  uint32_t *out)
+{
+    if (!t->nfolds)
+        return 0;
+    uint32_t j = tcb_fold_find(t, k, h);
+    if (j == TCB_NIL)
+        return 0;
+    struct tcb_rec *b = t->folds[j].rec;
+    tcb_fold_delete(t, j);
+    if (tcb_deadline(t, b) <= ts)
+        return tcb_fold_emit(t, b);
+    uint32_t i;
+    int rc = 0;
+    b->rf |= RF_FOLD_DEAD; /* out of the fold hash: an eviction now must not see it */
+    if (t->cfg.max_connections && t->nfull >= t->cfg.max_connections)
+        rc = tcb_evict(t);
+    if (rc || (rc = tcb_alloc_rec(t, &i)) != 0)
+        return rc;
+    if (rc)
+        return rc;
+    struct tcb_rec *r = R(t, i);
+    tcb_unfold_into(b, r);
+    r->rf &= ~RF_FOLD_DEAD;
+    tcb_list_append(t, &t->done, i);
+    j = tcb_find_slot(t, k, h);
+    t->slots[j].idx1 = i + 1;
+    t->slots[j].hash = h;
+    t->used++;
+    t->nfull++;
+    *out = i;
+    return 1;
+}
+
+/* Every folded record still held, for the end of the run. */
+uint32_t tcb_fold_list(const struct tcb_table *t, struct tcb_rec **out)
+{
+    uint32_t n = 0;
+    for (uint32_t x = 0; x < t->fifo_len; x++) {
+        struct tcb_rec *b = t->fifo[(t->fifo_head + x) & (t->fifo_cap - 1)];
+        if (!(b->rf & RF_FOLD_DEAD))
+            out[n++] = b;
+    }
+    return n;
+}
+
+/* Write folded record b at the end of the run (states at the capture end). */
+int tcb_fold_finish(struct tcb_table *t, struct tcb_rec *b)
+{
+    struct tcb_rec tmp;
+    tcb_unfold_into(b, &tmp);
+    tcb_expire_time_wait(t, &tmp, t->now);
+    b->rf |= RF_FOLD_DEAD;
+    t->st.held--;
+    return tcb_emit(t, &tmp);
+}
+
+void tcb_fold_free(struct tcb_table *t)
+{
+    for (uint32_t x = 0; x < t->fifo_len; x++)
+        free(t->fifo[(t->fifo_head + x) & (t->fifo_cap - 1)]);
+    free(t->fifo);
+    free(t->folds);
+}
+
+/* ------------------------------------------------------------------------
+ * Creating records.
+ */
+void tcb_make_key(const struct tcb_table *t, const struct dis_pkt *p, struct tcb_key *k)
+{
+    memset(k, 0, sizeof(*k));
+    size_t n = p->ip_version == 6 ? 16 : 4;
+    int c = memcmp(p->src, p->dst, n);
+    bool src_first = c < 0 || (c == 0 && p->sport <= p->dport);
+    if (src_first) {
+        memcpy(k->a, p->src, n), memcpy(k->b, p->dst, n);
+        k->pa = p->sport, k->pb = p->dport;
+    } else {
+        memcpy(k->a, p->dst, n), memcpy(k->b, p->src, n);
+        k->pa = p->dport, k->pb = p->sport;
+    }
+    k->ver = p->ip_version;
+    k->vlan = (t->cfg.vlan_in_key && p->vlan_count) ? (uint16_t)(p->vlan[0] + 1) : 0;
+    /* Tenants behind one tunnel endpoint pair reuse addresses: the VNI / key separates them. */
+    k->tun = p->has_tunnel_id ? (1ULL << 32 | p->tunnel_id) : 0;
+}
+
+int tcb_new_rec(struct tcb_table *t, const struct dis_pkt *p, const struct tcb_key *k,
+                       uint32_t h, bool sender_is_client, uint32_t incarnation, uint32_t *out)
+{
+    uint32_t i;
+    int rc = tcb_alloc_rec(t, &i);
+    if (rc)
+        return rc;
+    struct tcb_rec *r = R(t, i);
+    memset(r, 0, offsetof(struct tcb_rec, ev));
+    r->key = *k;
+    r->hash = h;
+    r->id = ++t->next_id;
+    r->incarnation = incarnation;
+    r->ip_version = p->ip_version;
+    if (p->vlan_count) {
+        r->vlan = p->vlan[0];
+        r->have |= TCB_HAVE_VLAN;
+    }
+    r->tunnel = p->tunnel;
+    if (p->has_tunnel_id)
+        r->have |= TCB_HAVE_TUNNEL_ID;
+    int cs = sender_is_client ? 0 : 1;
+    struct tcb_ep *c = &r->ep[TCB_CLIENT], *s = &r->ep[TCB_SERVER];
+    memcpy(sender_is_client ? c->addr : s->addr, p->src, 16);
+    memcpy(sender_is_client ? s->addr : c->addr, p->dst, 16);
+    c->port = sender_is_client ? p->sport : p->dport;
+    s->port = sender_is_client ? p->dport : p->sport;
+    c->state = s->state = TCB_CLOSED;
+    r->first_sender = (uint8_t)cs;
+    r->first_ns = r->last_ns = r->list_ns = p->ts_ns;
+    r->prev = r->next = TCB_NIL;
+    zeek_init(&r->zeek);
+    tcb_list_append(t, &t->active, i);
+    t->st.connections++;
+    if (++t->st.live > t->st.peak_live)
+        t->st.peak_live = t->st.live;
+    if (++t->st.held > t->st.peak_held)
+        t->st.peak_held = t->st.held;
+    t->nfull++;
+    *out = i;
+    return 0;
+}
+
+/* Place the record on the list that matches its state; ts is the time of
+ * the segment just processed (the record's own clock). */
+void tcb_relist(struct tcb_table *t, uint32_t i, uint64_t ts)
+{
+    struct tcb_rec *r = R(t, i);
+    bool done = ep_idle_state(r->ep[0].state) && ep_idle_state(r->ep[1].state) &&
+                (r->ep[0].f | r->ep[1].f);
+    bool was = r->rf & RF_DONE;
+    if (done && !was) {
+        tcb_list_remove(t, &t->active, i);
+        r->rf |= RF_DONE;
+        r->done_ns = ts;
+        tcb_list_append(t, &t->done, i);
+        t->st.live--;
+    } else if (!done && was) {
+        tcb_list_remove(t, &t->done, i);
+        r->rf &= ~(uint32_t)RF_DONE;
+        r->list_ns = ts;
+        tcb_list_append(t, &t->active, i);
+        if (++t->st.live > t->st.peak_live)
+            t->st.peak_live = t->st.live;
+    } else if (done && (r->ep[0].state == TCB_TIME_WAIT || r->ep[1].state == TCB_TIME_WAIT)) {
+        /* A FIN retransmitted into TIME-WAIT restarted 2*MSL. */
+        uint64_t tw = 0;
+        for (int s = 0; s < 2; s++)
+            if (r->ep[s].state == TCB_TIME_WAIT && r->ep[s].tw_ns > tw)
+                tw = r->ep[s].tw_ns;
+        if (tw > r->done_ns) {
+            r->done_ns = tw;
+            tcb_list_remove(t, &t->done, i);
+            tcb_list_append(t, &t->done, i);
+        }
+    }
+}
+
+static int tcb_evict_one(struct tcb_table *t, uint32_t i)
+{
+    struct tcb_rec *r = R(t, i);
+    r->rf |= RF_EVICTED;
+    tcb_anomaly(r, TCB_CLIENT, TCB_ANOM_EVICTED, NULL);
+    t->st.evictions++;
+    return tcb_finish_rec(t, i, true);
+}
+
+/* The initial retransmission timeout (RFC 6298 §2.1): a half-open record
+ * younger than this may still be answered. */
+#define TCB_INITIAL_RTO_NS 1000000000ULL
+
+/*
+ * --max-connections full records are held: make room, in a batch so the cost is paid
+ * rarely, taking first what changes the results least:
+ *  0. records past their own deadline (the sweep had not reached them):
+ *     finished exactly as without a cap;
+ *  1. closed records waiting out TIME-WAIT, oldest first: folded out of
+ *     the pool (exact: a later segment unfolds them);
+ *  2. established (or mid-stream) records idle for longer than the initial
+ *     RTO, least recently active first;
+ *  3. half-open records idle for longer than the initial RTO;
+ *  4. half-open records, then any, least recently active first.
+ * Records of steps 2-4 are written flagged `evicted`, never dropped.
+ * "Least recently active" follows the active list, which the sweep keeps
+ * roughly in order of last activity.
+ */
+int tcb_evict(struct tcb_table *t)
+{
+    uint64_t want = t->cfg.max_connections / 8 + 1, n = 0;
+    uint32_t i, next;
+    int rc;
+    for (i = t->done.head; i != TCB_NIL; i = next) {
+        next = R(t, i)->next;
+        if (tcb_deadline(t, R(t, i)) <= t->now) {
+            if ((rc = tcb_retire(t, i)) != 0)
+                return rc;
+            n++;
+        }
+    }
+    for (i = t->active.head; i != TCB_NIL; i = next) {
+        next = R(t, i)->next;
+        if (tcb_deadline(t, R(t, i)) <= t->now) {
+            if ((rc = tcb_retire(t, i)) != 0)
+                return rc;
+            n++;
+        }
+    }
+    while (n < want && t->done.head != TCB_NIL) {
+        if ((rc = tcb_fold(t, t->done.head)) != 0)
+            return rc;
+        n++;
+    }
+    for (int pass = 0; pass < 4 && n < want; pass++) {
+        for (i = t->active.head; i != TCB_NIL && n < want; i = next) {
+            const struct tcb_rec *r = R(t, i);
+            next = r->next;
+            bool open = r->rf & (RF_ESTABLISHED | RF_MIDSTREAM);
+            bool idle = r->last_ns + TCB_INITIAL_RTO_NS <= t->now;
+            if ((pass == 0 && !(open && idle)) || (pass == 1 && (open || !idle)) ||
+                (pass == 2 && open))
+                continue;
+            if ((rc = tcb_evict_one(t, i)) != 0)
+                return rc;
+            n++;
+        }
+    }
+    return 0;
+}
