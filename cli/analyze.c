@@ -45,7 +45,9 @@ static const char analyze_usage[] =
     "  -f, --filter EXPR      BPF filter (tcpdump syntax) applied to every frame\n"
     "      --db FILE          write an SQLite database (refuses an existing FILE)\n"
     "      --json FILE|-      write NDJSON, one connection per line (- = stdout)\n"
-    "      --force            overwrite an existing --db / --json file\n"
+    "      --zeek FILE|-      write a Zeek conn.log (TSV, zeek-cut reads it; - = stdout)\n"
+    "      --csv FILE|-       write CSV (RFC 4180), one row per connection (- = stdout)\n"
+    "      --force            overwrite an existing --db / --json / --zeek / --csv file\n"
     "      --as-given         read the captures one after another in the order given,\n"
     "                         not merged by timestamp\n"
     "      --idle-timeout SEC finish a connection idle this long (capture time; 300)\n"
@@ -58,8 +60,8 @@ static const char analyze_usage[] =
     "                         then idle, then half-open ones finished early (evicted)\n"
     "      --threads N        1: one thread; 2: reading | analysis+output; 3: reading |\n"
     "                         analysis | output, with --db beside another output the\n"
-    "                         database on a thread of its own (default: 3 with\n"
-    "                         --db/--json, else 2).  The output is the same for every N.\n"
+    "                         database on a thread of its own (default: 3 with an\n"
+    "                         output file, else 2).  The output is the same for every N.\n"
     "  -q, --quiet            no summary and no progress line on the terminal\n"
     "  -h, --help             this help\n"
     "\n"
@@ -80,7 +82,7 @@ static bool parse_seconds(const char *s, uint64_t *ns)
 }
 
 struct analyze_opts {
-    const char *filter, *db, *json;
+    const char *filter, *db, *json, *zeek, *csv;
     bool force, quiet, verify, as_given;
     int threads; /* 0 = choose */
     struct tcb_config tcb;
@@ -125,6 +127,8 @@ static int parse_analyze(int argc, char **argv, struct analyze_opts *o, bool *he
         {"filter", required_argument, NULL, 'f'},
         {"db", required_argument, NULL, 'D'},
         {"json", required_argument, NULL, 'J'},
+        {"zeek", required_argument, NULL, 'Z'},
+        {"csv", required_argument, NULL, 'X'},
         {"force", no_argument, NULL, 'F'},
         {"as-given", no_argument, NULL, 'G'},
         {"idle-timeout", required_argument, NULL, 'I'},
@@ -147,6 +151,8 @@ static int parse_analyze(int argc, char **argv, struct analyze_opts *o, bool *he
         case 'f': o->filter = optarg; break;
         case 'D': o->db = optarg; break;
         case 'J': o->json = optarg; break;
+        case 'Z': o->zeek = optarg; break;
+        case 'X': o->csv = optarg; break;
         case 'F': o->force = true; break;
         case 'G': o->as_given = true; break;
         case 'C': o->verify = true; break;
@@ -222,7 +228,14 @@ int cli_analyze(int argc, char **argv, const char *cmdline)
     }
     const char *const *files = (const char *const *)&argv[optind];
     size_t nfiles = (size_t)(argc - optind);
-    bool json_stdout = o.json && strcmp(o.json, "-") == 0;
+    /* At most one output on stdout; the terminal summary then goes to stderr. */
+    const char *outs[] = {o.json, o.zeek, o.csv};
+    int on_stdout = 0;
+    for (size_t i = 0; i < sizeof(outs) / sizeof(outs[0]); i++)
+        on_stdout += outs[i] && strcmp(outs[i], "-") == 0;
+    if (on_stdout > 1)
+        return cli_usage_error("analyze", "only one of --json, --zeek and --csv can be '-'");
+    bool any_stdout = on_stdout > 0;
 
     char err[TCBS_ERRLEN] = "";
     struct sink_set set = {0};
@@ -239,10 +252,15 @@ int cli_analyze(int argc, char **argv, const char *cmdline)
     signal(SIGPIPE, SIG_IGN);
 
     /* Sinks first: an unwritable output is found before any work is done. */
-    if (o.json) {
+    static int (*const open_stream[])(struct sink **, const char *, bool, char[TCBS_ERRLEN]) = {
+        sink_json_open, sink_zeek_open, sink_csv_open};
+    for (size_t i = 0; i < sizeof(outs) / sizeof(outs[0]); i++) {
         struct sink *s;
-        if (sink_json_open(&s, o.json, o.force, err) < 0) {
+        if (!outs[i])
+            continue;
+        if (open_stream[i](&s, outs[i], o.force, err) < 0) {
             cli_error("%s", err);
+            sink_set_destroy(&set);
             return CLI_EXIT_OUTPUT;
         }
         set.sinks[set.count++] = s;
@@ -256,7 +274,7 @@ int cli_analyze(int argc, char **argv, const char *cmdline)
         }
         set.sinks[set.count++] = db;
     }
-    FILE *term = json_stdout ? stderr : stdout;
+    FILE *term = any_stdout ? stderr : stdout;
     if (!o.quiet) {
         struct sink *s = sink_summary_new(term, cli_color_ok(term));
         if (!s) {
@@ -290,7 +308,7 @@ int cli_analyze(int argc, char **argv, const char *cmdline)
         g->sinks[g->count++] = set.sinks[i];
     }
     struct pipeline_cfg pc = {
-        .threads = o.threads ? o.threads : (o.db || o.json) ? 3 : 2,
+        .threads = o.threads ? o.threads : (o.db || o.json || o.zeek || o.csv) ? 3 : 2,
         .verify = o.verify,
         .sinks = {sink_set_output(&groups[0]),
                   split ? sink_set_output(&groups[1]) : (struct tcb_output){0}},

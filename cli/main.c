@@ -1,7 +1,7 @@
 /*
  * cli/main.c - the tcbscope command: picks the subcommand, --help and
- * --version.  The commands live in analyze.c, summary_cmd.c, show.c and
- * report_cmd.c;
+ * --version.  The commands live in analyze.c, summary_cmd.c, list_cmd.c, show.c
+ * and report_cmd.c;
  * terminal helpers in term.c and progress.c.  No analysis logic lives in cli/.
  *
  * Exit status (tcbscope(1)): 0 success, 1 bad usage, 2 input error (a file
@@ -23,6 +23,8 @@ static const char main_usage[] =
     "  analyze CAPTURE...   rebuild TCP connection state from pcap/pcapng captures\n"
     "                       (--db FILE writes SQLite, --json FILE|- writes NDJSON)\n"
     "  summary DB           the terminal summary of a database written by analyze\n"
+    "  list DB              the connections of a database with their ids (filters:\n"
+    "                       --server, --port, --state, --open-kind, ...)\n"
     "  show DB CONN         one connection's timeline as a ladder diagram\n"
     "                       (--packets: every segment, re-read from the captures)\n"
     "  report DB -o FILE    one self-contained HTML page: latency, kinds, ladders\n"
@@ -78,6 +80,8 @@ int main(int argc, char **argv)
         return cli_summary(argc - 1, argv + 1);
     if (!strcmp(cmd, "show"))
         return cli_show(argc - 1, argv + 1);
+    if (!strcmp(cmd, "list"))
+        return cli_list(argc - 1, argv + 1);
     if (!strcmp(cmd, "report"))
         return cli_report(argc - 1, argv + 1);
     if (cmd[0] == '-')

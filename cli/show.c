@@ -55,42 +55,6 @@ struct conn_spec {
     uint32_t incarnation; /* 0 = all */
 };
 
-/* "ip:port" or "[ip6]:port" from s[0..len) into canonical text; false when malformed. */
-static bool parse_endpoint(const char *s, size_t len, char ip[48], uint16_t *port)
-{
-    char buf[80];
-    if (len == 0 || len >= sizeof(buf))
-        return false;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    char *addr = buf, *colon;
-    if (buf[0] == '[') {
-        char *rb = strchr(buf, ']');
-        if (!rb || rb[1] != ':')
-            return false;
-        *rb = '\0';
-        addr = buf + 1;
-        colon = rb + 1;
-    } else {
-        colon = strrchr(buf, ':');
-        if (!colon)
-            return false;
-        *colon = '\0';
-    }
-    char *end;
-    errno = 0;
-    unsigned long p = strtoul(colon + 1, &end, 10);
-    if (errno || end == colon + 1 || *end || p > 65535)
-        return false;
-    *port = (uint16_t)p;
-    unsigned char bin[16];
-    if (inet_pton(AF_INET, addr, bin) == 1)
-        return inet_ntop(AF_INET, bin, ip, 48) != NULL;
-    if (inet_pton(AF_INET6, addr, bin) == 1)
-        return inet_ntop(AF_INET6, bin, ip, 48) != NULL;
-    return false;
-}
-
 static bool parse_conn(const char *s, struct conn_spec *c)
 {
     memset(c, 0, sizeof(*c));
@@ -121,13 +85,8 @@ static bool parse_conn(const char *s, struct conn_spec *c)
     const char *dash = memchr(p, '-', len - (size_t)(p - s));
     if (!dash)
         return false;
-    return parse_endpoint(s, (size_t)(dash - s), c->ip_a, &c->port_a) &&
-           parse_endpoint(dash + 1, len - (size_t)(dash + 1 - s), c->ip_b, &c->port_b);
-}
-
-static void fmt_ep(char *buf, size_t len, const char *ip, uint16_t port)
-{
-    snprintf(buf, len, strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip, port);
+    return cli_parse_endpoint(s, (size_t)(dash - s), c->ip_a, &c->port_a, NULL) &&
+           cli_parse_endpoint(dash + 1, len - (size_t)(dash + 1 - s), c->ip_b, &c->port_b, NULL);
 }
 
 /* ---- ladder ------------------------------------------------------------ */
@@ -162,8 +121,8 @@ static void ladder(FILE *o, const struct cli_style *st, const struct sink_db_con
                    const struct tcb_event *ev, size_t n)
 {
     char cep[80], sep[80];
-    fmt_ep(cep, sizeof(cep), c->client_ip, c->client_port);
-    fmt_ep(sep, sizeof(sep), c->server_ip, c->server_port);
+    cli_fmt_endpoint(cep, sizeof(cep), c->client_ip, c->client_port);
+    cli_fmt_endpoint(sep, sizeof(sep), c->server_ip, c->server_port);
     fprintf(o, "\n  %s%11s %6s  %-*s %-*s %s%s\n", st->dim, "time", "frame", STATE_W, "client",
             ARROW_W, "", "server", st->reset);
     const char *final[2] = {c->client_final_state, c->server_final_state}, *start[2];
@@ -211,14 +170,14 @@ static void ladder(FILE *o, const struct cli_style *st, const struct sink_db_con
 
 static void conn_header(FILE *o, const struct cli_style *st, const struct sink_db_conn *c)
 {
-    char cep[80], sep[80], b1[32], b2[32], b3[32], b4[32], d[32];
-    fmt_ep(cep, sizeof(cep), c->client_ip, c->client_port);
-    fmt_ep(sep, sizeof(sep), c->server_ip, c->server_port);
+    char cep[80], sep[80], b1[32], b2[32], b3[32], b4[32], d[32], t[SINK_TIME_LEN];
+    cli_fmt_endpoint(cep, sizeof(cep), c->client_ip, c->client_port);
+    cli_fmt_endpoint(sep, sizeof(sep), c->server_ip, c->server_port);
     fprintf(o, "%sconnection %llu%s  %s -> %s  (IPv%u", st->bold, (unsigned long long)c->id,
             st->reset, cep, sep, c->ip_version);
     if (c->vlan >= 0)
         fprintf(o, ", VLAN %d", c->vlan);
-    fprintf(o, ", incarnation %u)\n", c->incarnation);
+    fprintf(o, ", incarnation %u)  started %s\n", c->incarnation, sink_fmt_rfc3339(c->first_ns, t));
     fprintf(o, "  open %s, handshake %s, close %s; final %s / %s\n", c->open_kind, c->handshake,
             c->close_kind, c->client_final_state, c->server_final_state);
     fprintf(o, "  %s + %s segments, %s + %s data bytes (client + server), %s, history %s\n",

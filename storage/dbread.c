@@ -604,3 +604,161 @@ int sink_db_pick_conns(struct sink_db *db, enum sink_db_pick what, size_t limit,
     }
     return rc;
 }
+
+/* One row of integers from a query without parameters into v[0..n); 0 or negative. */
+static int query_ints(struct sink_db *d, const char *sql, int64_t *v, int n,
+                      char err[TCBS_ERRLEN])
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(d->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_fail(d, err, "query failed");
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        rc = db_fail(d, err, "query failed");
+        sqlite3_finalize(st);
+        return rc;
+    }
+    for (int i = 0; i < n; i++)
+        v[i] = sqlite3_column_int64(st, i);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* A `run` integer into *out (unset keys leave it 0); 1 found, 0 not, negative on error. */
+static int run_u64(struct sink_db *db, const char *key, uint64_t *out, char err[TCBS_ERRLEN])
+{
+    int64_t v = 0;
+    int rc = sink_db_run_int(db, key, &v, err);
+    if (rc > 0)
+        *out = (uint64_t)v;
+    return rc;
+}
+
+/* Fill *d from the database (everything sink_summary_render() shows). */
+static int db_summary_data(struct sink_db *db, struct sink_summary_data *d, char err[TCBS_ERRLEN])
+{
+    int64_t v[3];
+    uint64_t interrupted = 0;
+    int rc;
+
+    for (int g = 0; g < SINK_DB_GROUP_COUNT; g++)
+        if ((rc = sink_db_group_counts(db, (enum sink_db_group)g, &d->groups[g], &d->ngroups[g],
+                                       err)) < 0)
+            return rc;
+    if ((rc = query_counts(db, "SELECT kind, count(*) FROM anomalies GROUP BY 1 ORDER BY 2 DESC, 1",
+                           NULL, &d->anom, &d->nanom, err)) < 0 ||
+        (rc = sink_db_run_ints(db, "skipped.", &d->skips, &d->nskips, err)) < 0 ||
+        (rc = sink_db_run_ints(db, "link.", &d->links, &d->nlinks, err)) < 0 ||
+        (rc = sink_db_handshake_ns(db, &d->lat_ns, &d->nlat, err)) < 0 ||
+        (rc = sink_db_servers(db, &d->servers, &d->nservers, err)) < 0)
+        return rc;
+    sink_summary_sort_counts(d->skips, d->nskips);
+    sink_summary_sort_counts(d->links, d->nlinks);
+    if ((rc = query_ints(db,
+                         "SELECT count(*), coalesce(sum(ip_version = 6), 0), "
+                         "coalesce(sum(evicted), 0) FROM connections",
+                         v, 3, err)) < 0)
+        return rc;
+    d->conns = (uint64_t)v[0];
+    d->conns_v6 = (uint64_t)v[1];
+    d->conns_v4 = d->conns - d->conns_v6;
+    d->evicted = (uint64_t)v[2];
+    if ((rc = sink_db_time_span(db, &d->first_ns, &d->last_ns, err)) < 0)
+        return rc;
+    d->have_times = rc > 0;
+    if ((rc = run_u64(db, "frames", &d->frames, err)) < 0)
+        return rc;
+    d->have_input = rc > 0;
+    if ((rc = run_u64(db, "files", &d->files, err)) < 0 ||
+        (rc = run_u64(db, "interrupted", &interrupted, err)) < 0 ||
+        (rc = run_u64(db, "bytes", &d->bytes, err)) < 0 ||
+        (rc = run_u64(db, "ipv4", &d->ipv4_pkts, err)) < 0 ||
+        (rc = run_u64(db, "ipv6", &d->ipv6_pkts, err)) < 0 ||
+        (rc = run_u64(db, "tcp_segments", &d->tcp_segments, err)) < 0 ||
+        (rc = run_u64(db, "bad_ip_checksums", &d->bad_ip_csum, err)) < 0 ||
+        (rc = run_u64(db, "bad_tcp_checksums", &d->bad_tcp_csum, err)) < 0 ||
+        (rc = run_u64(db, "engine.peak_live", &d->peak_live, err)) < 0 ||
+        (rc = run_u64(db, "engine.peak_held", &d->peak_held, err)) < 0)
+        return rc;
+    d->interrupted = interrupted != 0;
+    return 0;
+}
+
+int sink_db_summary(struct sink_db *db, FILE *out, bool color, const char *title, size_t top,
+                    char err[TCBS_ERRLEN])
+{
+    struct sink_summary_data d;
+
+    memset(&d, 0, sizeof(d));
+    int rc = db_summary_data(db, &d, err);
+    if (rc == 0)
+        sink_summary_render(out, color, title, &d, top);
+    sink_summary_data_free(&d);
+    return rc < 0 ? rc : 0;
+}
+
+int sink_db_list(struct sink_db *db, const struct sink_db_list_filter *f,
+                 struct sink_db_list_row **rows, size_t *n, char err[TCBS_ERRLEN])
+{
+    /* Fixed text; every value arrives through ?1..?7 (NULL = that filter is off). */
+    static const char sql[] =
+        "SELECT id, client_ip, client_port, server_ip, server_port, open_kind, handshake, "
+        "close_kind, client_final_state, server_final_state, first_ns, last_ns, "
+        "CASE WHEN " HS_WHERE " THEN ack_ns - syn_ns END AS hs FROM connections "
+        "WHERE (?1 IS NULL OR server_ip = ?1) AND (?2 IS NULL OR server_port = ?2) "
+        "AND (?3 IS NULL OR client_port = ?3 OR server_port = ?3) "
+        "AND (?4 IS NULL OR client_final_state = ?4 OR server_final_state = ?4) "
+        "AND (?5 IS NULL OR open_kind = ?5) "
+        "AND (?6 IS NULL OR (" HS_WHERE " AND ack_ns - syn_ns >= ?6)) "
+        "ORDER BY id LIMIT ?7";
+    sqlite3_stmt *st;
+    struct sink_db_list_row *v = NULL;
+    size_t cap = 0, cnt = 0;
+    int rc;
+
+    *rows = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return db_fail(db, err, "query failed");
+    if (f->server_ip)
+        sqlite3_bind_text(st, 1, f->server_ip, -1, SQLITE_STATIC);
+    if (f->server_port >= 0)
+        sqlite3_bind_int(st, 2, f->server_port);
+    if (f->port >= 0)
+        sqlite3_bind_int(st, 3, f->port);
+    if (f->state)
+        sqlite3_bind_text(st, 4, f->state, -1, SQLITE_STATIC);
+    if (f->open_kind)
+        sqlite3_bind_text(st, 5, f->open_kind, -1, SQLITE_STATIC);
+    if (f->min_handshake_ms >= 0)
+        sqlite3_bind_double(st, 6, f->min_handshake_ms * 1e6);
+    sqlite3_bind_int64(st, 7, f->limit >= 0 ? f->limit : -1);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (grow((void **)&v, &cap, cnt, sizeof(*v)) < 0) {
+            sqlite3_finalize(st);
+            free(v);
+            return oom(err);
+        }
+        struct sink_db_list_row *r = &v[cnt++];
+        memset(r, 0, sizeof(*r));
+        r->id = (uint64_t)sqlite3_column_int64(st, 0);
+        copy_text(r->client_ip, sizeof(r->client_ip), st, 1);
+        r->client_port = (uint16_t)sqlite3_column_int(st, 2);
+        copy_text(r->server_ip, sizeof(r->server_ip), st, 3);
+        r->server_port = (uint16_t)sqlite3_column_int(st, 4);
+        copy_text(r->open_kind, sizeof(r->open_kind), st, 5);
+        copy_text(r->handshake, sizeof(r->handshake), st, 6);
+        copy_text(r->close_kind, sizeof(r->close_kind), st, 7);
+        copy_text(r->client_final_state, sizeof(r->client_final_state), st, 8);
+        copy_text(r->server_final_state, sizeof(r->server_final_state), st, 9);
+        r->first_ns = (uint64_t)sqlite3_column_int64(st, 10);
+        r->last_ns = (uint64_t)sqlite3_column_int64(st, 11);
+        r->handshake_ns =
+            sqlite3_column_type(st, 12) == SQLITE_INTEGER ? sqlite3_column_int64(st, 12) : -1;
+    }
+    if ((rc = rows_done(db, st, rc, v, err)) == 0) {
+        *rows = v;
+        *n = cnt;
+    }
+    return rc;
+}

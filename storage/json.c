@@ -15,21 +15,15 @@
  * A file target is written in place (consumers may tail it); "-" is stdout.
  * A reader that goes away (`| head -1`) ends the run quietly with
  * SINK_EPIPE: SIGPIPE is held off around our writes, so the cli need not
- * ignore it.
+ * ignore it (the file, buffer and pipe handling is outfile.c's).
  *
  * Leaves to others: what the values mean (analyzer/), printing errors (cli/).
  */
 #include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "sink.h"
 #include "sink_int.h"
@@ -42,19 +36,6 @@
 #define JSON_PER_EVENT 256
 #define JSON_PER_ANOM 192
 
-struct json_sink {
-    struct sink base;
-    int fd;
-    bool own_fd;     /* a file we opened (closed at finish), not stdout */
-    bool sigguard;   /* fd is a pipe or socket: hold SIGPIPE off around writes */
-    bool finished;
-    int failed;      /* sticky first error */
-    char failmsg[TCBS_ERRLEN];
-    char *name;      /* path, or "stdout" */
-    char *buf;
-    size_t len, cap;
-    struct sink_conn_row row;
-};
 
 /* `,"name":` for every column, made from the one column list. */
 static const struct {
@@ -65,75 +46,6 @@ static const struct {
     SINK_CONN_COLUMN_LIST(SINK_X)
 #undef SINK_X
 };
-
-static int jfail(struct json_sink *s, int rc, char err[TCBS_ERRLEN], const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int jfail(struct json_sink *s, int rc, char err[TCBS_ERRLEN], const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int r = sink_fail_record(&s->failed, s->failmsg, rc, err, fmt, ap);
-    va_end(ap);
-    return r;
-}
-
-/*
- * write() with SIGPIPE held off: a vanished reader gives EPIPE instead of
- * killing the process, and the SIGPIPE that write raised is consumed unless
- * one was already pending before.
- */
-static ssize_t write_guarded(struct json_sink *s, const char *p, size_t n)
-{
-    sigset_t pipe_set, old, pending;
-    bool was_pending;
-    ssize_t w;
-    int e;
-
-    if (!s->sigguard)
-        return write(s->fd, p, n);
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    sigpending(&pending);
-    was_pending = sigismember(&pending, SIGPIPE) == 1;
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    w = write(s->fd, p, n);
-    e = errno;
-    if (w < 0 && e == EPIPE && !was_pending) {
-        const struct timespec zero = {0, 0};
-        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
-            ;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    errno = e;
-    return w;
-}
-
-static int flush_buf(struct json_sink *s, char err[TCBS_ERRLEN])
-{
-    size_t off = 0;
-
-    while (off < s->len) {
-        ssize_t w;
-        if (sink_fault()) {
-            errno = EIO;
-            w = -1;
-        } else {
-            w = write_guarded(s, s->buf + off, s->len - off);
-        }
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            s->len = 0;
-            if (errno == EPIPE)
-                return jfail(s, SINK_EPIPE, err, "%s: reader went away (broken pipe)", s->name);
-            return jfail(s, -errno, err, "%s: write failed: %s", s->name, strerror(errno));
-        }
-        off += (size_t)w;
-    }
-    s->len = 0;
-    return 0;
-}
 
 static const char digits2[] = "00010203040506070809101112131415161718192021222324252627282930313233"
                               "34353637383940414243444546474849505152535455565758596061626364656667"
@@ -230,9 +142,9 @@ static char *format_line(char *p, const struct sink_conn_row *row, const struct 
         p = put_u64(p, e->ts_ns);
         p = PUT_LIT(p, ",\"endpoint\":");
         p = put_word(p, tcb_endpoint_name(e->endpoint));
-        p = PUT_LIT(p, ",\"from\":");
+        p = PUT_LIT(p, ",\"from_state\":");
         p = put_word(p, tcb_state_name(e->from));
-        p = PUT_LIT(p, ",\"to\":");
+        p = PUT_LIT(p, ",\"to_state\":");
         p = put_word(p, tcb_state_name(e->to));
         p = PUT_LIT(p, ",\"cause\":");
         p = put_word(p, tcb_cause_name(e->cause));
@@ -259,122 +171,35 @@ static char *format_line(char *p, const struct sink_conn_row *row, const struct 
 
 static int js_conn(struct sink *base, const struct tcb_conn_info *c, char err[TCBS_ERRLEN])
 {
-    struct json_sink *s = (struct json_sink *)base;
-    size_t need;
+    struct sink_stream *s = (struct sink_stream *)base;
+    struct sink_out *o = &s->out;
+    size_t need = JSON_LINE_FIXED + (size_t)c->event_count * JSON_PER_EVENT +
+                  (size_t)c->anomaly_count * JSON_PER_ANOM;
+    int rc = sink_out_reserve(o, need, err);
 
-    if (s->failed)
-        return jfail(s, s->failed, err, "%s", "");
-    need = JSON_LINE_FIXED + (size_t)c->event_count * JSON_PER_EVENT +
-           (size_t)c->anomaly_count * JSON_PER_ANOM;
-    if (s->cap - s->len < need) {
-        if (flush_buf(s, err) != 0)
-            return s->failed;
-        if (s->cap < need) { /* a huge timeline: grow once, keep the larger buffer */
-            char *b = sink_realloc(s->buf, need);
-            if (b == NULL)
-                return jfail(s, -ENOMEM, err, "%s: out of memory", s->name);
-            s->buf = b;
-            s->cap = need;
-        }
-    }
+    if (rc != 0)
+        return rc;
     sink_conn_row_fill(&s->row, c);
-    char *end = format_line(s->buf + s->len, &s->row, c);
-    s->len = (size_t)(end - s->buf);
-    assert(s->len <= s->cap);
-    if (s->len >= JSON_FLUSH_AT)
-        return flush_buf(s, err);
+    char *end = format_line(o->buf + o->len, &s->row, c);
+    o->len = (size_t)(end - o->buf);
+    assert(o->len <= o->cap);
+    if (o->len >= JSON_FLUSH_AT)
+        return sink_out_flush(o, err);
     return 0;
-}
-
-static int js_finish(struct sink *base, const struct sink_run_info *run, char err[TCBS_ERRLEN])
-{
-    struct json_sink *s = (struct json_sink *)base;
-
-    (void)run;
-    if (s->failed)
-        return jfail(s, s->failed, err, "%s", "");
-    if (s->finished)
-        return 0;
-    if (flush_buf(s, err) != 0)
-        return s->failed;
-    if (s->own_fd) {
-        int fd = s->fd;
-        s->fd = -1;
-        if (close(fd) != 0)
-            return jfail(s, -errno, err, "%s: close failed: %s", s->name, strerror(errno));
-    }
-    s->finished = true;
-    return 0;
-}
-
-static void js_destroy(struct sink *base)
-{
-    struct json_sink *s = (struct json_sink *)base;
-
-    if (s == NULL)
-        return;
-    /* Lines already written stay: a consumer may have read them. */
-    if (s->own_fd && s->fd >= 0)
-        close(s->fd);
-    free(s->buf);
-    free(s->name);
-    free(s);
 }
 
 static const struct sink_ops json_ops = {
     .name = "json",
     .conn = js_conn,
-    .finish = js_finish,
-    .destroy = js_destroy,
+    .finish = sink_stream_finish,
+    .destroy = sink_stream_destroy,
 };
 
 int sink_json_open(struct sink **out, const char *path, bool force, char err[TCBS_ERRLEN])
 {
-    struct json_sink *s;
-    bool to_stdout;
-    struct stat st;
-    int rc;
+    struct sink_stream *s;
+    int rc = sink_stream_open(&s, &json_ops, path, force, JSON_BUF_INIT, err);
 
-    assert(out != NULL && path != NULL);
-    *out = NULL;
-    to_stdout = strcmp(path, "-") == 0;
-    if (!to_stdout && (rc = sink_target_check(path, force, err)) != 0)
-        return rc;
-    s = sink_malloc(sizeof(*s));
-    if (s == NULL) {
-        snprintf(err, TCBS_ERRLEN, "%s: out of memory", path);
-        return -ENOMEM;
-    }
-    memset(s, 0, sizeof(*s));
-    s->base.ops = &json_ops;
-    s->fd = -1;
-    s->name = strdup(to_stdout ? "stdout" : path);
-    s->buf = sink_malloc(JSON_BUF_INIT);
-    s->cap = JSON_BUF_INIT;
-    if (s->name == NULL || s->buf == NULL) {
-        snprintf(err, TCBS_ERRLEN, "%s: out of memory", path);
-        js_destroy(&s->base);
-        return -ENOMEM;
-    }
-    if (to_stdout) {
-        fflush(stdout); /* anything printed before us goes first */
-        s->fd = STDOUT_FILENO;
-    } else {
-        int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (force ? O_TRUNC : O_EXCL);
-        s->fd = sink_fault() ? (errno = EIO, -1) : open(path, flags, 0666);
-        if (s->fd < 0) {
-            rc = -errno;
-            if (errno == EEXIST)
-                snprintf(err, TCBS_ERRLEN, "%s exists (use --force to overwrite)", path);
-            else
-                snprintf(err, TCBS_ERRLEN, "%s: cannot create: %s", path, strerror(errno));
-            js_destroy(&s->base);
-            return rc;
-        }
-        s->own_fd = true;
-    }
-    if (fstat(s->fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
-        s->sigguard = true;
-    *out = &s->base;
-    return 0;
+    *out = rc == 0 ? &s->base : NULL;
+    return rc;
 }

@@ -249,6 +249,17 @@ void sink_conn_row_fill(struct sink_conn_row *row, const struct tcb_conn_info *c
     put_text(&v[SINK_COL_zeek_conn_state], row->zeek_conn_state);
     put_text(&v[SINK_COL_zeek_history], row->zeek_history);
     put_int(&v[SINK_COL_evicted], c->evicted);
+    put_text(&v[SINK_COL_first_time], sink_fmt_rfc3339(c->first_ns, row->first_time));
+    put_text(&v[SINK_COL_last_time], sink_fmt_rfc3339(c->last_ns, row->last_time));
+    put_int(&v[SINK_COL_duration_ns], c->last_ns > c->first_ns ? c->last_ns - c->first_ns : 0);
+    const char *svc = sink_service_name(c->server_port);
+    if (svc != NULL)
+        put_text(&v[SINK_COL_service], svc);
+    else
+        v[SINK_COL_service].type = SINK_V_NULL;
+    put_text(&v[SINK_COL_community_id],
+             sink_community_id(0, c->ip_version, c->client_ip, c->client_port, c->server_ip,
+                               c->server_port, row->community_id));
     put_int(&v[SINK_COL_first_frame], c->first_frame);
     put_int(&v[SINK_COL_last_frame], c->last_frame);
     put_text(&v[SINK_COL_tunnel], dis_tunnel_name((enum dis_tunnel)c->tunnel));

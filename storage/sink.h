@@ -68,7 +68,7 @@ struct sink *sink_summary_new(FILE *out, bool color);
 int sink_sqlite_open(struct sink **out, const char *path, bool force, char err[TCBS_ERRLEN]);
 
 /* Schema version kept in PRAGMA user_version. */
-#define SINK_SQLITE_SCHEMA_VERSION 1
+#define SINK_SQLITE_SCHEMA_VERSION 2
 
 /*
  * NDJSON: one object per connection per line, to `path` ("-" = stdout),
@@ -77,11 +77,35 @@ int sink_sqlite_open(struct sink **out, const char *path, bool force, char err[T
 int sink_json_open(struct sink **out, const char *path, bool force, char err[TCBS_ERRLEN]);
 
 /*
+ * CSV (RFC 4180): a header row with the `connections` column names, then one
+ * row per connection, NULL as an empty field, to `path` ("-" = stdout).  An
+ * existing file is refused unless force.  Returns 0 and *out, or negative
+ * with err.
+ */
+int sink_csv_open(struct sink **out, const char *path, bool force, char err[TCBS_ERRLEN]);
+
+/*
+ * Zeek conn.log (TSV with Zeek's # headers, fields ts uid id.orig_h
+ * id.orig_p id.resp_h id.resp_p proto service duration orig_bytes
+ * resp_bytes conn_state local_orig local_resp missed_bytes history
+ * orig_pkts orig_ip_bytes resp_pkts resp_ip_bytes tunnel_parents; values
+ * tcbscope lacks are "-") to `path` ("-" = stdout).  As sink_csv_open().
+ */
+int sink_zeek_open(struct sink **out, const char *path, bool force, char err[TCBS_ERRLEN]);
+
+/*
+ * Which endpoint (enum tcb_endpoint) Zeek calls the originator of a
+ * connection with this Zeek history, our client unless the history's
+ * SYN or SYN/ACK letters say otherwise (see zeeklog.c).
+ */
+int sink_zeek_orig(const char *history);
+
+/*
  * Fan-out: an analyzer output that hands every connection to each sink in
  * turn.  The first sink error stops the run: it is kept in the set's err
  * and the analyzer sees the non-zero return.
  */
-#define SINK_SET_MAX 4
+#define SINK_SET_MAX 6
 struct sink_set {
     struct sink *sinks[SINK_SET_MAX];
     size_t count;
@@ -215,8 +239,56 @@ int sink_db_transitions(struct sink_db *db, uint64_t conn_id, struct tcb_event *
  */
 int sink_db_captures(struct sink_db *db, char ***names, size_t *n, char err[TCBS_ERRLEN]);
 
+/* Filters of sink_db_list(); NULL / negative = no filter. */
+struct sink_db_list_filter {
+    const char *server_ip;  /* server_ip, inet_ntop form as stored */
+    int32_t server_port;    /* server_port */
+    int32_t port;           /* client_port or server_port */
+    const char *state;      /* client_final_state or server_final_state (state word) */
+    const char *open_kind;  /* open_kind word */
+    double min_handshake_ms; /* complete handshakes at least this slow (SYN to ACK) */
+    int64_t limit;          /* at most this many rows; negative = all */
+};
+
+/* One row of `tcbscope list`. */
+struct sink_db_list_row {
+    uint64_t id;
+    char client_ip[48], server_ip[48];
+    uint16_t client_port, server_port;
+    char open_kind[24], handshake[24], close_kind[24];
+    char client_final_state[16], server_final_state[16];
+    int64_t handshake_ns; /* SYN to completing ACK; -1 when not a complete handshake */
+    uint64_t first_ns, last_ns;
+};
+
+/*
+ * Connections matching every filter in f, in id order.  The filter values
+ * are bound as SQL parameters (never part of the SQL text).  *rows
+ * malloc'd (caller frees; NULL when *n is 0).  0 or negative with err.
+ */
+int sink_db_list(struct sink_db *db, const struct sink_db_list_filter *f,
+                 struct sink_db_list_row **rows, size_t *n, char err[TCBS_ERRLEN]);
+
+/*
+ * The terminal summary of the database (the same text the live summary of
+ * `analyze` prints for the same capture, below its own title line) to out,
+ * under the title line given; top = rows of each top-servers table; color:
+ * ANSI colours.  0, or negative with err (nothing printed then).
+ */
+int sink_db_summary(struct sink_db *db, FILE *out, bool color, const char *title, size_t top,
+                    char err[TCBS_ERRLEN]);
+
 /* 1234567 -> "1,234,567" into buf; returns buf. */
 const char *sink_fmt_count(uint64_t v, char buf[32]);
+
+/* "2026-11-25T10:00:00.123456789Z" plus NUL (years up to 9999; 40 leaves room). */
+#define SINK_TIME_LEN 40
+
+/*
+ * ns since the Unix epoch as RFC 3339 UTC with nanoseconds into buf;
+ * returns buf ("" for a time past the year 9999).
+ */
+const char *sink_fmt_rfc3339(uint64_t ns, char buf[SINK_TIME_LEN]);
 
 /* 117000 -> "117 µs", 1500000000 -> "1.50 s" into buf; returns buf. */
 const char *sink_fmt_duration(uint64_t ns, char buf[32]);

@@ -85,6 +85,11 @@ const char *sink_voc_word(enum sink_voc v, size_t i);
     X(zeek_conn_state, "TEXT NOT NULL", SINK_VOC_NONE)                                             \
     X(zeek_history, "TEXT NOT NULL", SINK_VOC_NONE)                                                \
     X(evicted, "INTEGER NOT NULL", SINK_VOC_BOOL)                                                  \
+    X(first_time, "TEXT NOT NULL", SINK_VOC_NONE)                                                  \
+    X(last_time, "TEXT NOT NULL", SINK_VOC_NONE)                                                   \
+    X(duration_ns, "INTEGER NOT NULL", SINK_VOC_NONE)                                              \
+    X(service, "TEXT", SINK_VOC_NONE)                                                              \
+    X(community_id, "TEXT NOT NULL", SINK_VOC_NONE)                                                \
     X(first_frame, "INTEGER NOT NULL", SINK_VOC_NONE)                                              \
     X(last_frame, "INTEGER NOT NULL", SINK_VOC_NONE)                                               \
     X(tunnel, "TEXT NOT NULL", SINK_VOC_TUNNEL)                                                    \
@@ -103,6 +108,25 @@ struct sink_col_def {
     enum sink_voc voc;
 };
 extern const struct sink_col_def sink_conn_cols[SINK_COL_COUNT];
+
+/* "1:" + 28 base64 characters of a SHA-1 + NUL. */
+#define SINK_COMMUNITY_ID_LEN 32
+
+/*
+ * Community ID v1 of the TCP flow a:aport <-> b:bport (either order gives
+ * the same ID) with the given seed (0 = the spec's default), addresses 4
+ * (ip_version 4) or 16 bytes.  Into buf, returns buf.  No allocation.
+ */
+const char *sink_community_id(uint16_t seed, uint8_t ip_version, const uint8_t a[16],
+                              uint16_t aport, const uint8_t b[16], uint16_t bport,
+                              char buf[SINK_COMMUNITY_ID_LEN]);
+
+/*
+ * IANA service name of a TCP port ("http" for 80) from the compiled-in
+ * table generated from Debian's /etc/services (services.c); NULL when the
+ * port has none.  The string is static.
+ */
+const char *sink_service_name(uint16_t port);
 
 enum sink_vtype { SINK_V_NULL = 0, SINK_V_INT, SINK_V_TEXT };
 
@@ -123,6 +147,8 @@ struct sink_conn_row {
     char client_ip[48], server_ip[48];
     char zeek_conn_state[sizeof(((struct tcb_conn_info *)0)->zeek_conn_state) + 1];
     char zeek_history[TCB_ZEEK_HISTORY_MAX + 1];
+    char first_time[SINK_TIME_LEN], last_time[SINK_TIME_LEN];
+    char community_id[SINK_COMMUNITY_ID_LEN];
 };
 
 /* Fill *row from *c (NULLs from the have bits).  No allocation. */
@@ -159,5 +185,119 @@ void *sink_realloc(void *p, size_t n);
  */
 int sink_fail_record(int *failed, char msg[TCBS_ERRLEN], int rc, char err[TCBS_ERRLEN],
                      const char *fmt, va_list ap);
+
+/* ----------------------------------------------------------------------------
+ * The one terminal summary (summary.c), fed by the live sink or from a
+ * database (dbread.c).
+ */
+
+/* "Top servers by p99" ranks only servers with at least this many handshakes. */
+#define SINK_SUMMARY_MIN_HANDSHAKES 5
+/* Rows of each top-servers table of the live summary (summary DB: -n). */
+#define SINK_SUMMARY_TOP 10
+
+/*
+ * What the summary shows.  Every pointer is malloc'd and owned by the
+ * struct (sink_summary_data_free()); count lists are ordered by count, then
+ * key (sink_summary_sort_counts()); zero counts are not shown.
+ */
+struct sink_summary_data {
+    bool interrupted;
+    bool have_input; /* the decoder counters below are known */
+    bool have_times; /* first_ns/last_ns: of the frames read */
+    uint64_t files, frames, bytes, ipv4_pkts, ipv6_pkts, tcp_segments;
+    uint64_t bad_ip_csum, bad_tcp_csum;
+    uint64_t first_ns, last_ns;
+    struct sink_db_count *links, *skips, *anom; /* link type name, skip reason, anomaly kind */
+    size_t nlinks, nskips, nanom;
+    uint64_t conns, conns_v4, conns_v6, evicted, peak_live, peak_held;
+    struct sink_db_count *groups[SINK_DB_GROUP_COUNT];
+    size_t ngroups[SINK_DB_GROUP_COUNT];
+    uint64_t *lat_ns; /* SYN -> completing ACK of complete handshakes, ascending */
+    size_t nlat;
+    struct sink_db_server *servers; /* any order: the renderer sorts them */
+    size_t nservers;
+};
+
+/* Print the summary of d under the title line; top = rows per server table. */
+void sink_summary_render(FILE *out, bool color, const char *title, struct sink_summary_data *d,
+                         size_t top);
+
+/* Sort a count list by count (descending), then key: the databases' order. */
+void sink_summary_sort_counts(struct sink_db_count *r, size_t n);
+
+/* Free everything d points to and zero it. */
+void sink_summary_data_free(struct sink_summary_data *d);
+
+/*
+ * Buffered text output shared by the streaming sinks (outfile.c): a file,
+ * or stdout for "-".  Every function that can fail records the first error
+ * (sticky: later calls repeat its message into err and return it) and
+ * returns 0 or a negative value; SINK_EPIPE when a pipe's reader went away.
+ */
+struct sink_out {
+    int fd;
+    bool own_fd;   /* a file we opened (closed by sink_out_close), not stdout */
+    bool sigguard; /* fd is a pipe or socket: SIGPIPE held off around writes */
+    char *name;    /* path, or "stdout" (for messages) */
+    char *buf;     /* o->buf[o->len..o->cap) is free room */
+    size_t len, cap;
+    int failed;
+    char failmsg[TCBS_ERRLEN];
+};
+
+/*
+ * Open path ("-" = stdout) for writing with a bufsize-byte buffer.  An
+ * existing file is refused unless force (sink_target_check()).  On error *o
+ * holds nothing to free.
+ */
+int sink_out_open(struct sink_out *o, const char *path, bool force, size_t bufsize,
+                  char err[TCBS_ERRLEN]);
+
+/* Make room for need more bytes at o->buf + o->len (flushes, grows once). */
+int sink_out_reserve(struct sink_out *o, size_t need, char err[TCBS_ERRLEN]);
+
+/* Append printf-formatted text to the buffer. */
+int sink_out_printf(struct sink_out *o, char err[TCBS_ERRLEN], const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Write the buffer out. */
+int sink_out_flush(struct sink_out *o, char err[TCBS_ERRLEN]);
+
+/* Flush and close a file we opened (stdout stays open). */
+int sink_out_close(struct sink_out *o, char err[TCBS_ERRLEN]);
+
+/* Free the buffer and close the file if still open; what was written stays. */
+void sink_out_free(struct sink_out *o);
+
+/* Record a failure (sticky, see above) and return it. */
+int sink_out_fail(struct sink_out *o, int rc, char err[TCBS_ERRLEN], const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/*
+ * The sink the streaming formats share (NDJSON, Zeek log, CSV): the output
+ * file, a row buffer for sink_conn_row_fill(), and an optional trailer
+ * written at finish before the file is closed (Zeek's #close line).
+ */
+struct sink_stream {
+    struct sink base;
+    struct sink_out out;
+    bool finished;
+    struct sink_conn_row row;
+    int (*trailer)(struct sink_stream *s, char err[TCBS_ERRLEN]);
+};
+
+/*
+ * A new stream sink with these ops writing to path ("-" = stdout; an
+ * existing file refused unless force).  0 and *out, or negative with err.
+ */
+int sink_stream_open(struct sink_stream **out, const struct sink_ops *ops, const char *path,
+                     bool force, size_t bufsize, char err[TCBS_ERRLEN]);
+
+/* The finish() of every stream sink: trailer, flush, close; sticky errors. */
+int sink_stream_finish(struct sink *base, const struct sink_run_info *run, char err[TCBS_ERRLEN]);
+
+/* The destroy() of every stream sink (what was written stays). */
+void sink_stream_destroy(struct sink *base);
 
 #endif /* TCBSCOPE_SINK_INT_H */

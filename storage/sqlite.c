@@ -609,20 +609,13 @@ static const char *linktype_str(int lt, char *buf, size_t len)
 
 static int write_run(struct sqlite_sink *s, const struct sink_run_info *run, sqlite3_stmt *st)
 {
-    char key[96], val[64];
+    char key[96], val[SINK_TIME_LEN];
     int rc = 0;
-    time_t secs = (time_t)(run->start_unix_ns / 1000000000u);
-    struct tm tm;
 
     rc |= run_text(s, st, "tcbscope_version", run->version);
     rc |= run_text(s, st, "command_line", run->command_line);
     rc |= run_int(s, st, "start_ns", run->start_unix_ns);
-    if (gmtime_r(&secs, &tm) != NULL) {
-        size_t n = strftime(val, sizeof(val), "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(val + n, sizeof(val) - n, ".%09uZ",
-                 (unsigned)(run->start_unix_ns % 1000000000u));
-        rc |= run_text(s, st, "start_time", val);
-    }
+    rc |= run_text(s, st, "start_time", sink_fmt_rfc3339(run->start_unix_ns, val));
     rc |= run_int(s, st, "interrupted", run->interrupted);
     rc |= run_int(s, st, "schema_version", SINK_SQLITE_SCHEMA_VERSION);
     rc |= run_int(s, st, "files", run->file_count);

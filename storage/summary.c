@@ -1,13 +1,18 @@
 /*
- * summary.c - the terminal summary sink: counts connections as they finish
- * and prints one readable report at finish (input, link types, skips,
- * connections by open/handshake/close kind and final-state pair, handshake
- * latency percentiles, anomalies).
+ * summary.c - the one terminal summary, rendered the same way whether its
+ * numbers come from a live run (the summary sink of `analyze`) or from a
+ * database written earlier (`tcbscope summary DB`, filled by dbread.c):
+ * input, link types, connections by open kind, handshake, close kind and
+ * final-state pair, handshake latency percentiles with a histogram, the top
+ * servers by connections and by p99 handshake time, anomalies, skipped
+ * frames.  Every list is ordered by count, then by name, on both paths, so
+ * the same capture gives the same text.
  *
- * Memory: fixed counters plus one uint32 (microseconds) per complete
- * handshake, so O(connections) at 4 bytes each.
+ * Memory of the live sink: fixed counters plus 32 bytes per connection
+ * (server address and port, handshake time) for the server tables.
  *
- * Leaves to others: choosing the stream and whether to colour (cli/).
+ * Leaves to others: choosing the stream and whether to colour (cli/), the
+ * database queries (dbread.c).
  */
 #include <assert.h>
 #include <errno.h>
@@ -18,22 +23,329 @@
 #include "sink.h"
 #include "sink_int.h"
 
-#define SUMMARY_TOP_PAIRS 10
+/* Label column of the count tables: every table lines up with the others. */
+#define LABEL_W 32
+
+/* ANSI sequences, or "" without colour. */
+struct sum_style {
+    const char *bold, *dim, *cyan, *yellow, *reset;
+};
+
+struct sum_out {
+    FILE *out;
+    struct sum_style st;
+};
+
+/* Display columns of a UTF-8 string (continuation bytes take none). */
+static size_t display_width(const char *s)
+{
+    size_t w = 0;
+    for (; *s; s++)
+        w += ((unsigned char)*s & 0xC0) != 0x80;
+    return w;
+}
+
+/* s right-aligned in width display columns. */
+static void put_right(FILE *o, const char *s, size_t width)
+{
+    for (size_t w = display_width(s); w < width; w++)
+        fputc(' ', o);
+    fputs(s, o);
+}
+
+static void heading(struct sum_out *c, const char *title)
+{
+    fprintf(c->out, "\n%s%s%s\n", c->st.bold, title, c->st.reset);
+}
+
+/* "  label     1,234  12.3%": total 0 = no percentage column. */
+static void count_line(struct sum_out *c, size_t w, const char *label, uint64_t v, uint64_t total,
+                       bool pct)
+{
+    char b[32];
+    fprintf(c->out, "  %-*s %12s", (int)w, label, sink_fmt_count(v, b));
+    if (pct)
+        fprintf(c->out, "  %5.1f%%", total ? 100.0 * (double)v / (double)total : 0.0);
+    fputc('\n', c->out);
+}
+
+/* A titled table of counted words; zero counts left out; "(none)" when empty. */
+static void count_table(struct sum_out *c, const char *title, const struct sink_db_count *r,
+                        size_t n, uint64_t total)
+{
+    size_t w = LABEL_W, shown = 0;
+    heading(c, title);
+    for (size_t i = 0; i < n; i++)
+        if (r[i].count > 0 && strlen(r[i].key) > w)
+            w = strlen(r[i].key);
+    for (size_t i = 0; i < n; i++) {
+        if (r[i].count <= 0)
+            continue;
+        count_line(c, w, r[i].key, (uint64_t)r[i].count, total, true);
+        shown++;
+    }
+    if (!shown)
+        fprintf(c->out, "  (none)\n");
+}
+
+static uint64_t nearest_rank(const uint64_t *v, size_t n, unsigned p)
+{
+    size_t rank = (n * p + 99) / 100;
+    assert(n > 0);
+    return v[rank ? rank - 1 : 0];
+}
+
+/* Histogram over fixed 1-3-10 buckets from 10 µs to 10 s, trimmed to the used range. */
+static void histogram(struct sum_out *c, const uint64_t *v, size_t n)
+{
+    static const uint64_t edge[] = {10000ULL,     30000ULL,     100000ULL,     300000ULL,
+                                    1000000ULL,   3000000ULL,   10000000ULL,   30000000ULL,
+                                    100000000ULL, 300000000ULL, 1000000000ULL, 3000000000ULL,
+                                    10000000000ULL};
+    enum { NE = sizeof(edge) / sizeof(edge[0]), NB = NE + 1, BAR = 40, LABEL = 17 };
+    uint64_t cnt[NB] = {0}, max = 0;
+    size_t lo = NB, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t b = 0;
+        while (b < NE && v[i] >= edge[b])
+            b++;
+        cnt[b]++;
+    }
+    for (size_t b = 0; b < NB; b++) {
+        if (!cnt[b])
+            continue;
+        if (lo == NB)
+            lo = b;
+        hi = b;
+        if (cnt[b] > max)
+            max = cnt[b];
+    }
+    for (size_t b = lo; b <= hi && lo < NB; b++) {
+        char l1[32], l2[32], label[64], num[32];
+        if (b == 0)
+            snprintf(label, sizeof(label), "< %s", sink_fmt_duration(edge[0], l1));
+        else if (b == NE)
+            snprintf(label, sizeof(label), ">= %s", sink_fmt_duration(edge[NE - 1], l1));
+        else
+            snprintf(label, sizeof(label), "%s - %s", sink_fmt_duration(edge[b - 1], l1),
+                     sink_fmt_duration(edge[b], l2));
+        int len = max ? (int)((cnt[b] * BAR + max - 1) / max) : 0;
+        char bar[BAR + 1];
+        memset(bar, '#', (size_t)len);
+        bar[len] = '\0';
+        fputs("  ", c->out);
+        put_right(c->out, label, LABEL);
+        fprintf(c->out, " |%s%-*s%s %s\n", c->st.cyan, BAR, bar, c->st.reset,
+                sink_fmt_count(cnt[b], num));
+    }
+}
+
+static void latency(struct sum_out *c, const uint64_t *v, size_t n)
+{
+    char b[32], t1[32], t2[32], t3[32], t4[32];
+    char title[96];
+    snprintf(title, sizeof(title), "Handshake latency (SYN to ACK, %s complete handshake%s)",
+             sink_fmt_count(n, b), n == 1 ? "" : "s");
+    heading(c, title);
+    if (n == 0) {
+        fprintf(c->out, "  (none)\n");
+        return;
+    }
+    fprintf(c->out, "  p50 %s   p90 %s   p99 %s   max %s\n\n",
+            sink_fmt_duration(nearest_rank(v, n, 50), t1),
+            sink_fmt_duration(nearest_rank(v, n, 90), t2),
+            sink_fmt_duration(nearest_rank(v, n, 99), t3), sink_fmt_duration(v[n - 1], t4));
+    histogram(c, v, n);
+}
+
+static int by_conns(const void *a, const void *b)
+{
+    const struct sink_db_server *x = a, *y = b;
+    if (x->conns != y->conns)
+        return x->conns < y->conns ? 1 : -1;
+    int r = strcmp(x->ip, y->ip);
+    return r ? r : (x->port > y->port) - (x->port < y->port);
+}
+
+static int by_p99(const void *a, const void *b)
+{
+    const struct sink_db_server *x = a, *y = b;
+    if (x->p99_ns != y->p99_ns)
+        return x->p99_ns < y->p99_ns ? 1 : -1;
+    return by_conns(a, b);
+}
+
+static void fmt_server(char *buf, size_t len, const struct sink_db_server *s)
+{
+    snprintf(buf, len, strchr(s->ip, ':') ? "[%s]:%u" : "%s:%u", s->ip, s->port);
+}
+
+/* The first `top` servers of s[] having at least min_hs handshakes. */
+static void server_table(struct sum_out *c, const char *title, const struct sink_db_server *s,
+                         size_t n, size_t top, uint64_t min_hs)
+{
+    char ep[80], b1[32], b2[32], b3[32], b4[32];
+    size_t w = 6, shown = 0;
+    heading(c, title);
+    for (size_t i = 0; i < n && shown < top; i++) {
+        if (s[i].handshakes < min_hs)
+            continue;
+        fmt_server(ep, sizeof(ep), &s[i]);
+        if (strlen(ep) > w)
+            w = strlen(ep);
+        shown++;
+    }
+    if (!shown) {
+        fprintf(c->out, "  (none)\n");
+        return;
+    }
+    fprintf(c->out, "  %s%-*s %12s %12s %10s %10s%s\n", c->st.dim, (int)w, "server", "conns",
+            "handshakes", "p99", "max", c->st.reset);
+    shown = 0;
+    for (size_t i = 0; i < n && shown < top; i++) {
+        if (s[i].handshakes < min_hs)
+            continue;
+        fmt_server(ep, sizeof(ep), &s[i]);
+        fprintf(c->out, "  %-*s %12s %12s ", (int)w, ep, sink_fmt_count(s[i].conns, b1),
+                sink_fmt_count(s[i].handshakes, b2));
+        put_right(c->out, s[i].handshakes ? sink_fmt_duration(s[i].p99_ns, b3) : "-", 10);
+        fputc(' ', c->out);
+        put_right(c->out, s[i].handshakes ? sink_fmt_duration(s[i].max_ns, b4) : "-", 10);
+        fputc('\n', c->out);
+        shown++;
+    }
+}
+
+static void input_section(struct sum_out *c, const struct sink_summary_data *d)
+{
+    uint64_t f = d->frames;
+    heading(c, "Input");
+    count_line(c, LABEL_W, "frames read", f, 0, false);
+    count_line(c, LABEL_W, "bytes captured", d->bytes, 0, false);
+    count_line(c, LABEL_W, "IPv4 packets", d->ipv4_pkts, f, true);
+    count_line(c, LABEL_W, "IPv6 packets", d->ipv6_pkts, f, true);
+    count_line(c, LABEL_W, "TCP segments", d->tcp_segments, f, true);
+    if (d->bad_ip_csum || d->bad_tcp_csum) {
+        count_line(c, LABEL_W, "bad IPv4 header checksums", d->bad_ip_csum, 0, false);
+        count_line(c, LABEL_W, "bad TCP checksums", d->bad_tcp_csum, 0, false);
+    }
+    count_table(c, "Link types", d->links, d->nlinks, f);
+}
+
+void sink_summary_render(FILE *out, bool color, const char *title,
+                         struct sink_summary_data *d, size_t top)
+{
+    static const char *const titles[SINK_DB_GROUP_COUNT] = {
+        [SINK_DB_BY_OPEN_KIND] = "Open kind",
+        [SINK_DB_BY_HANDSHAKE] = "Handshake",
+        [SINK_DB_BY_CLOSE_KIND] = "Close kind",
+        [SINK_DB_BY_FINAL_STATES] = "Final states (client / server)",
+    };
+    struct sum_out c = {.out = out};
+    char b1[32], b2[32], b3[32], t1[SINK_TIME_LEN], t2[SINK_TIME_LEN];
+
+    if (color)
+        c.st = (struct sum_style){"\033[1m", "\033[2m", "\033[36m", "\033[33m", "\033[0m"};
+    else
+        c.st = (struct sum_style){"", "", "", "", ""};
+    fprintf(out, "%s%s%s\n", c.st.bold, title, c.st.reset);
+    fprintf(out, "  %s connection%s from %s frame%s in %s capture file%s\n",
+            sink_fmt_count(d->conns, b1), d->conns == 1 ? "" : "s", sink_fmt_count(d->frames, b2),
+            d->frames == 1 ? "" : "s", sink_fmt_count(d->files, b3), d->files == 1 ? "" : "s");
+    if (d->have_times)
+        fprintf(out, "  captured %s to %s\n", sink_fmt_rfc3339(d->first_ns, t1),
+                sink_fmt_rfc3339(d->last_ns, t2));
+    if (d->interrupted)
+        fprintf(out, "  %sthe run was interrupted: results cover what was read%s\n", c.st.yellow,
+                c.st.reset);
+    if (d->have_input)
+        input_section(&c, d);
+
+    heading(&c, "Connections");
+    count_line(&c, LABEL_W, "total", d->conns, 0, false);
+    count_line(&c, LABEL_W, "IPv4", d->conns_v4, d->conns, true);
+    count_line(&c, LABEL_W, "IPv6", d->conns_v6, d->conns, true);
+    if (d->evicted)
+        count_line(&c, LABEL_W, "evicted (--max-connections)", d->evicted, d->conns, true);
+    if (d->peak_live)
+        count_line(&c, LABEL_W, "peak open at once", d->peak_live, 0, false);
+    if (d->peak_held)
+        count_line(&c, LABEL_W, "peak records held", d->peak_held, 0, false);
+    for (int g = 0; g < SINK_DB_GROUP_COUNT; g++)
+        count_table(&c, titles[g], d->groups[g], d->ngroups[g], d->conns);
+    latency(&c, d->lat_ns, d->nlat);
+
+    if (d->nservers)
+        qsort(d->servers, d->nservers, sizeof(*d->servers), by_conns);
+    server_table(&c, "Top servers by connections", d->servers, d->nservers, top, 0);
+    if (d->nservers)
+        qsort(d->servers, d->nservers, sizeof(*d->servers), by_p99);
+    char p99_title[96];
+    snprintf(p99_title, sizeof(p99_title),
+             "Top servers by p99 handshake time (servers with %u or more handshakes)",
+             SINK_SUMMARY_MIN_HANDSHAKES);
+    server_table(&c, p99_title, d->servers, d->nservers, top, SINK_SUMMARY_MIN_HANDSHAKES);
+
+    uint64_t anomalies = 0;
+    for (size_t i = 0; i < d->nanom; i++)
+        anomalies += (uint64_t)d->anom[i].count;
+    if (anomalies)
+        count_table(&c, "Anomalies", d->anom, d->nanom, 0);
+    count_table(&c, "Skipped frames by reason", d->skips, d->nskips, d->frames);
+}
+
+/* Most frequent first, ties by key: the order of the database queries. */
+static int by_count_then_key(const void *a, const void *b)
+{
+    const struct sink_db_count *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count < y->count ? 1 : -1;
+    return strcmp(x->key, y->key);
+}
+
+void sink_summary_sort_counts(struct sink_db_count *r, size_t n)
+{
+    if (n)
+        qsort(r, n, sizeof(*r), by_count_then_key);
+}
+
+void sink_summary_data_free(struct sink_summary_data *d)
+{
+    for (int g = 0; g < SINK_DB_GROUP_COUNT; g++)
+        free(d->groups[g]);
+    free(d->links);
+    free(d->skips);
+    free(d->anom);
+    free(d->lat_ns);
+    free(d->servers);
+    memset(d, 0, sizeof(*d));
+}
+
+/* ------------------------------------------------------------------------
+ * The live sink.
+ */
+
+/* One connection's part of the server tables. */
+struct sum_conn {
+    uint8_t ip[16];
+    uint16_t port;
+    uint8_t version;
+    uint64_t hs_ns; /* UINT64_MAX: no complete handshake with both times */
+};
 
 struct summary_sink {
     struct sink base;
     FILE *out;
     bool color;
     bool finished;
-    uint64_t conns, evicted;
-    uint64_t ipv4, ipv6;
+    uint64_t conns, evicted, ipv4, ipv6;
     uint64_t by_open[TCB_OPEN_KIND_COUNT + 1]; /* last slot: value out of range */
     uint64_t by_hs[TCB_HANDSHAKE_COUNT + 1];
     uint64_t by_close[TCB_CLOSE_KIND_COUNT + 1];
     uint64_t pairs[TCB_STATE_COUNT + 1][TCB_STATE_COUNT + 1];
     uint64_t anomalies[TCB_ANOMALY_COUNT + 1];
-    uint32_t *lat_us; /* syn -> ack of complete handshakes */
-    size_t nlat, caplat;
+    struct sum_conn *sc;
+    size_t nsc, capsc;
 };
 
 static inline unsigned clampi(unsigned v, unsigned count)
@@ -45,6 +357,16 @@ static int sum_conn(struct sink *base, const struct tcb_conn_info *c, char err[T
 {
     struct summary_sink *s = (struct summary_sink *)base;
 
+    if (s->nsc == s->capsc) {
+        size_t cap = s->capsc ? s->capsc * 2 : 1024;
+        struct sum_conn *p = sink_realloc(s->sc, cap * sizeof(*p));
+        if (p == NULL) {
+            snprintf(err, TCBS_ERRLEN, "summary: out of memory");
+            return -ENOMEM;
+        }
+        s->sc = p;
+        s->capsc = cap;
+    }
     s->conns++;
     s->evicted += c->evicted;
     if (c->ip_version == 6)
@@ -59,220 +381,210 @@ static int sum_conn(struct sink *base, const struct tcb_conn_info *c, char err[T
     for (uint32_t i = 0; i < c->anomaly_count; i++)
         s->anomalies[clampi(c->anomalies[i].kind, TCB_ANOMALY_COUNT)]++;
 
-    if (c->handshake == TCB_HS_COMPLETE && (c->have & (TCB_HAVE_SYN | TCB_HAVE_ACK)) ==
-                                               (TCB_HAVE_SYN | TCB_HAVE_ACK)) {
-        uint64_t us = c->ack_ns >= c->syn_ns ? (c->ack_ns - c->syn_ns) / 1000 : 0;
-        if (s->nlat == s->caplat) {
-            size_t cap = s->caplat ? s->caplat * 2 : 1024;
-            uint32_t *p = sink_realloc(s->lat_us, cap * sizeof(*p));
-            if (p == NULL) {
-                snprintf(err, TCBS_ERRLEN, "summary: out of memory");
-                return -ENOMEM;
-            }
-            s->lat_us = p;
-            s->caplat = cap;
-        }
-        s->lat_us[s->nlat++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
-    }
+    struct sum_conn *e = &s->sc[s->nsc++];
+    memset(e, 0, sizeof(*e));
+    memcpy(e->ip, c->server_ip, 16);
+    e->port = c->server_port;
+    e->version = c->ip_version;
+    e->hs_ns = UINT64_MAX;
+    /* the database's rule (dbread.c HS_WHERE) */
+    if (c->handshake == TCB_HS_COMPLETE &&
+        (c->have & (TCB_HAVE_SYN | TCB_HAVE_ACK)) == (TCB_HAVE_SYN | TCB_HAVE_ACK) &&
+        c->ack_ns >= c->syn_ns)
+        e->hs_ns = c->ack_ns - c->syn_ns;
     return 0;
 }
 
-/* 1234567 -> "1,234,567" */
-static const char *num(uint64_t v, char buf[32])
+static int cmp_sum_conn(const void *a, const void *b)
 {
-    return sink_fmt_count(v, buf);
+    const struct sum_conn *x = a, *y = b;
+    if (x->version != y->version)
+        return x->version < y->version ? -1 : 1;
+    int r = memcmp(x->ip, y->ip, 16);
+    if (r)
+        return r;
+    if (x->port != y->port)
+        return x->port < y->port ? -1 : 1;
+    return (x->hs_ns > y->hs_ns) - (x->hs_ns < y->hs_ns); /* UINT64_MAX (none) last */
 }
 
-static void heading(struct summary_sink *s, const char *title)
+static bool same_server(const struct sum_conn *x, const struct sum_conn *y)
 {
-    if (s->color)
-        fprintf(s->out, "\n\033[1m%s\033[0m\n", title);
-    else
-        fprintf(s->out, "\n%s\n", title);
+    return x->version == y->version && x->port == y->port && !memcmp(x->ip, y->ip, 16);
 }
 
-/* "  label ........ 1,234  (12.3%)": total 0 = no percentage. */
-static void row(struct summary_sink *s, const char *label, uint64_t v, uint64_t total)
+static int cmp_u64(const void *a, const void *b)
 {
-    char b[32];
-
-    if (total)
-        fprintf(s->out, "  %-34s %15s  %5.1f%%\n", label, num(v, b), 100.0 * (double)v / (double)total);
-    else
-        fprintf(s->out, "  %-34s %15s\n", label, num(v, b));
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return (x > y) - (x < y);
 }
 
-/* Nearest-rank percentile of sorted v[0..n): the smallest value with at
- * least p% of the values at or below it. */
-static uint32_t percentile(const uint32_t *v, size_t n, unsigned p)
+/* Append (key, v) to a count list of capacity cap (always enough here). */
+static void add_count(struct sink_db_count *r, size_t *n, const char *key, uint64_t v)
 {
-    size_t rank = (n * p + 99) / 100;
-    assert(n > 0);
-    return v[rank ? rank - 1 : 0];
-}
-
-static void print_ms(struct summary_sink *s, const char *label, uint32_t us)
-{
-    fprintf(s->out, "  %-34s %11u.%03u ms\n", label, us / 1000, us % 1000);
-}
-
-static void print_counts(struct summary_sink *s, const char *title, const uint64_t *counts,
-                         size_t n, const char *(*name)(size_t))
-{
-    heading(s, title);
-    for (size_t i = 0; i <= n; i++)
-        if (counts[i])
-            row(s, i < n ? name(i) : "(invalid)", counts[i], s->conns);
-}
-
-static const char *open_name(size_t i)
-{
-    return tcb_open_kind_name((enum tcb_open_kind)i);
-}
-static const char *hs_name(size_t i)
-{
-    return tcb_handshake_name((enum tcb_handshake)i);
-}
-static const char *close_name(size_t i)
-{
-    return tcb_close_kind_name((enum tcb_close_kind)i);
-}
-static const char *anom_name(size_t i)
-{
-    return tcb_anomaly_name((enum tcb_anomaly)i);
-}
-
-static void print_pairs(struct summary_sink *s)
-{
-    enum { N = TCB_STATE_COUNT + 1 };
-    bool used[N][N] = {{false}};
-
-    heading(s, "Final states (client / server)");
-    for (int k = 0; k < SUMMARY_TOP_PAIRS; k++) {
-        int bi = -1, bj = -1;
-        uint64_t best = 0;
-        for (int i = 0; i < N; i++)
-            for (int j = 0; j < N; j++)
-                if (!used[i][j] && s->pairs[i][j] > best) {
-                    best = s->pairs[i][j];
-                    bi = i;
-                    bj = j;
-                }
-        if (bi < 0)
-            break;
-        used[bi][bj] = true;
-        char label[64];
-        snprintf(label, sizeof(label), "%s / %s",
-                 bi < TCB_STATE_COUNT ? tcb_state_name((enum tcb_state)bi) : "(invalid)",
-                 bj < TCB_STATE_COUNT ? tcb_state_name((enum tcb_state)bj) : "(invalid)");
-        row(s, label, best, s->conns);
-    }
-}
-
-static void print_input(struct summary_sink *s, const struct sink_run_info *run)
-{
-    const struct dis_stats *d = run->dis;
-    char b[32];
-
-    heading(s, "Input");
-    row(s, "files", run->file_count, 0);
-    if (d == NULL)
+    if (v == 0)
         return;
-    row(s, "frames read", d->frames, 0);
-    row(s, "bytes captured", d->bytes, 0);
-    row(s, "IPv4 packets", d->ipv4, d->frames);
-    row(s, "IPv6 packets", d->ipv6, d->frames);
-    row(s, "TCP segments", d->tcp, d->frames);
-    if (d->bad_ip_csum || d->bad_tcp_csum) {
-        row(s, "bad IPv4 header checksums", d->bad_ip_csum, 0);
-        row(s, "bad TCP checksums", d->bad_tcp_csum, 0);
-    }
+    snprintf(r[*n].key, sizeof(r[*n].key), "%s", key);
+    r[*n].count = (int64_t)v;
+    (*n)++;
+}
 
-    if (d->link_count || d->link_other) {
-        heading(s, "Link types");
-        for (uint32_t i = 0; i < d->link_count && i < DIS_MAX_LINKTYPES; i++) {
-            const char *n = dis_linktype_name(d->link[i].linktype);
-            if (n == NULL) {
-                snprintf(b, sizeof(b), "%d", d->link[i].linktype);
-                n = b;
-            }
-            char label[48];
-            snprintf(label, sizeof(label), "%s", n);
-            row(s, label, d->link[i].frames, d->frames);
+/* A count list from an enum-indexed array (slot n = out of range). */
+static struct sink_db_count *enum_counts(const uint64_t *v, size_t n,
+                                         const char *(*name)(size_t), size_t *out_n)
+{
+    struct sink_db_count *r = sink_malloc((n + 1) * sizeof(*r));
+    *out_n = 0;
+    if (r == NULL)
+        return NULL;
+    for (size_t i = 0; i <= n; i++)
+        add_count(r, out_n, i < n ? name(i) : "(invalid)", v[i]);
+    sink_summary_sort_counts(r, *out_n);
+    return r;
+}
+
+static const char *open_name(size_t i) { return tcb_open_kind_name((enum tcb_open_kind)i); }
+static const char *hs_name(size_t i) { return tcb_handshake_name((enum tcb_handshake)i); }
+static const char *close_name(size_t i) { return tcb_close_kind_name((enum tcb_close_kind)i); }
+static const char *anom_name(size_t i) { return tcb_anomaly_name((enum tcb_anomaly)i); }
+static const char *state_name(size_t i)
+{
+    return i < TCB_STATE_COUNT ? tcb_state_name((enum tcb_state)i) : "(invalid)";
+}
+
+/* Latencies and per-server rows from the per-connection entries (sorted here). */
+static int live_servers(struct summary_sink *s, struct sink_summary_data *d)
+{
+    size_t nhs = 0;
+    if (s->nsc)
+        qsort(s->sc, s->nsc, sizeof(*s->sc), cmp_sum_conn);
+    for (size_t i = 0; i < s->nsc; i++)
+        nhs += s->sc[i].hs_ns != UINT64_MAX;
+    d->lat_ns = sink_malloc((nhs ? nhs : 1) * sizeof(*d->lat_ns));
+    d->servers = sink_malloc((s->nsc ? s->nsc : 1) * sizeof(*d->servers));
+    if (d->lat_ns == NULL || d->servers == NULL)
+        return -ENOMEM;
+    for (size_t i = 0, j; i < s->nsc; i = j) {
+        struct sink_db_server *v = &d->servers[d->nservers++];
+        const struct sum_conn *e = &s->sc[i];
+        size_t first_hs = d->nlat;
+        memset(v, 0, sizeof(*v));
+        sink_ip_str(e->version, e->ip, v->ip, sizeof(v->ip));
+        v->port = e->port;
+        for (j = i; j < s->nsc && same_server(&s->sc[j], e); j++) {
+            v->conns++;
+            if (s->sc[j].hs_ns != UINT64_MAX)
+                d->lat_ns[d->nlat++] = s->sc[j].hs_ns;
         }
-        if (d->link_other)
-            row(s, "other", d->link_other, d->frames);
+        v->handshakes = d->nlat - first_hs;
+        if (v->handshakes) { /* sorted ascending within the server */
+            v->p99_ns = nearest_rank(d->lat_ns + first_hs, v->handshakes, 99);
+            v->max_ns = d->lat_ns[d->nlat - 1];
+        }
     }
+    if (d->nlat)
+        qsort(d->lat_ns, d->nlat, sizeof(*d->lat_ns), cmp_u64);
+    return 0;
+}
 
-    uint64_t skipped = 0;
-    for (int i = 1; i < DIS_SKIP_COUNT; i++)
-        skipped += d->skipped[i];
-    if (skipped) {
-        heading(s, "Skipped frames");
-        for (int i = 1; i < DIS_SKIP_COUNT; i++)
-            if (d->skipped[i])
-                row(s, dis_skip_name((enum dis_skip)i), d->skipped[i], d->frames);
-        row(s, "total", skipped, d->frames);
+/* Everything the renderer needs from this run. */
+static int live_data(struct summary_sink *s, const struct sink_run_info *run,
+                     struct sink_summary_data *d)
+{
+    const struct dis_stats *ds = run->dis;
+
+    d->interrupted = run->interrupted;
+    d->files = run->file_count;
+    for (size_t i = 0; i < run->file_count && run->files; i++) {
+        const struct dis_file_info *f = &run->files[i];
+        if (f->frames == 0) /* as the captures table: no times without frames */
+            continue;
+        if (!d->have_times || f->first_ns < d->first_ns)
+            d->first_ns = f->first_ns;
+        if (!d->have_times || f->last_ns > d->last_ns)
+            d->last_ns = f->last_ns;
+        d->have_times = true;
     }
+    if (ds != NULL) {
+        d->have_input = true;
+        d->frames = ds->frames;
+        d->bytes = ds->bytes;
+        d->ipv4_pkts = ds->ipv4;
+        d->ipv6_pkts = ds->ipv6;
+        d->tcp_segments = ds->tcp;
+        d->bad_ip_csum = ds->bad_ip_csum;
+        d->bad_tcp_csum = ds->bad_tcp_csum;
+        d->links = sink_malloc((DIS_MAX_LINKTYPES + 1) * sizeof(*d->links));
+        d->skips = sink_malloc(DIS_SKIP_COUNT * sizeof(*d->skips));
+        if (d->links == NULL || d->skips == NULL)
+            return -ENOMEM;
+        for (uint32_t i = 0; i < ds->link_count && i < DIS_MAX_LINKTYPES; i++) {
+            char num[16];
+            const char *n = dis_linktype_name(ds->link[i].linktype);
+            if (n == NULL) {
+                snprintf(num, sizeof(num), "%d", ds->link[i].linktype);
+                n = num;
+            }
+            add_count(d->links, &d->nlinks, n, ds->link[i].frames);
+        }
+        add_count(d->links, &d->nlinks, "other", ds->link_other);
+        sink_summary_sort_counts(d->links, d->nlinks);
+        for (int i = 1; i < DIS_SKIP_COUNT; i++)
+            add_count(d->skips, &d->nskips, dis_skip_name((enum dis_skip)i), ds->skipped[i]);
+        sink_summary_sort_counts(d->skips, d->nskips);
+    }
+    d->conns = s->conns;
+    d->conns_v4 = s->ipv4;
+    d->conns_v6 = s->ipv6;
+    d->evicted = s->evicted;
+    d->peak_live = run->tcb ? run->tcb->peak_live : 0;
+    d->peak_held = run->tcb ? run->tcb->peak_held : 0;
+    d->groups[SINK_DB_BY_OPEN_KIND] = enum_counts(s->by_open, TCB_OPEN_KIND_COUNT, open_name,
+                                                  &d->ngroups[SINK_DB_BY_OPEN_KIND]);
+    d->groups[SINK_DB_BY_HANDSHAKE] = enum_counts(s->by_hs, TCB_HANDSHAKE_COUNT, hs_name,
+                                                  &d->ngroups[SINK_DB_BY_HANDSHAKE]);
+    d->groups[SINK_DB_BY_CLOSE_KIND] = enum_counts(s->by_close, TCB_CLOSE_KIND_COUNT, close_name,
+                                                   &d->ngroups[SINK_DB_BY_CLOSE_KIND]);
+    d->anom = enum_counts(s->anomalies, TCB_ANOMALY_COUNT, anom_name, &d->nanom);
+    enum { NS = TCB_STATE_COUNT + 1 };
+    struct sink_db_count *p = sink_malloc(NS * NS * sizeof(*p));
+    d->groups[SINK_DB_BY_FINAL_STATES] = p;
+    if (p == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < NS; i++)
+        for (size_t j = 0; j < NS; j++) {
+            char key[64];
+            snprintf(key, sizeof(key), "%s / %s", state_name(i), state_name(j));
+            add_count(p, &d->ngroups[SINK_DB_BY_FINAL_STATES], key, s->pairs[i][j]);
+        }
+    sink_summary_sort_counts(p, d->ngroups[SINK_DB_BY_FINAL_STATES]);
+    for (int g = 0; g < SINK_DB_GROUP_COUNT; g++)
+        if (d->groups[g] == NULL)
+            return -ENOMEM;
+    if (d->anom == NULL)
+        return -ENOMEM;
+    return live_servers(s, d);
 }
 
 static int sum_finish(struct sink *base, const struct sink_run_info *run, char err[TCBS_ERRLEN])
 {
     struct summary_sink *s = (struct summary_sink *)base;
-    FILE *o = s->out;
+    struct sink_summary_data d;
+    char title[96];
 
     if (s->finished)
         return 0;
     s->finished = true;
-    fprintf(o, "%stcbscope %s summary%s\n", s->color ? "\033[1m" : "",
-            run->version ? run->version : "", s->color ? "\033[0m" : "");
-    if (run->interrupted)
-        fprintf(o, "%sINTERRUPTED: results cover only the frames read before the stop%s\n",
-                s->color ? "\033[1;33m" : "", s->color ? "\033[0m" : "");
-    print_input(s, run);
-
-    heading(s, "Connections");
-    row(s, "total", s->conns, 0);
-    row(s, "IPv4", s->ipv4, s->conns);
-    row(s, "IPv6", s->ipv6, s->conns);
-    if (s->evicted)
-        row(s, "evicted (--max-connections)", s->evicted, s->conns);
-    if (run->tcb != NULL && run->tcb->peak_live)
-        row(s, "peak open at once", run->tcb->peak_live, 0);
-    if (run->tcb != NULL && run->tcb->peak_held)
-        row(s, "peak records held", run->tcb->peak_held, 0);
-    if (s->conns) {
-        print_counts(s, "Open kind", s->by_open, TCB_OPEN_KIND_COUNT, open_name);
-        print_counts(s, "Handshake", s->by_hs, TCB_HANDSHAKE_COUNT, hs_name);
-        print_counts(s, "Close kind", s->by_close, TCB_CLOSE_KIND_COUNT, close_name);
-        print_pairs(s);
+    memset(&d, 0, sizeof(d));
+    if (live_data(s, run, &d) != 0) {
+        sink_summary_data_free(&d);
+        snprintf(err, TCBS_ERRLEN, "summary: out of memory");
+        return -ENOMEM;
     }
-
-    heading(s, "Handshake latency (SYN to ACK, complete handshakes)");
-    if (s->nlat == 0) {
-        fprintf(o, "  %-34s\n", "no complete handshake with both SYN and ACK seen");
-    } else {
-        qsort(s->lat_us, s->nlat, sizeof(*s->lat_us), cmp_u32);
-        row(s, "handshakes", s->nlat, 0);
-        print_ms(s, "median", percentile(s->lat_us, s->nlat, 50));
-        print_ms(s, "p90", percentile(s->lat_us, s->nlat, 90));
-        print_ms(s, "p99", percentile(s->lat_us, s->nlat, 99));
-        print_ms(s, "max", s->lat_us[s->nlat - 1]);
-    }
-
-    uint64_t anomalies = 0;
-    for (int i = 0; i <= TCB_ANOMALY_COUNT; i++)
-        anomalies += s->anomalies[i];
-    if (anomalies)
-        print_counts(s, "Anomalies", s->anomalies, TCB_ANOMALY_COUNT, anom_name);
-
-    if (fflush(o) != 0 || ferror(o)) {
+    snprintf(title, sizeof(title), "tcbscope %s summary", run->version ? run->version : "");
+    sink_summary_render(s->out, s->color, title, &d, SINK_SUMMARY_TOP);
+    sink_summary_data_free(&d);
+    if (fflush(s->out) != 0 || ferror(s->out)) {
         int e = errno ? errno : EIO;
         if (e == EPIPE) {
             snprintf(err, TCBS_ERRLEN, "summary: reader went away (broken pipe)");
@@ -290,7 +602,7 @@ static void sum_destroy(struct sink *base)
 
     if (s == NULL)
         return;
-    free(s->lat_us);
+    free(s->sc);
     free(s);
 }
 

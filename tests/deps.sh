@@ -3,7 +3,7 @@
 # Both README quick-start commands call this; it does nothing when all is there.
 set -euo pipefail
 pkgs=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev libpcap-dev libjson-c-dev
-      libsqlite3-dev libcmocka-dev python3 python3-jsonschema sqlite3 jq valgrind
+      libsqlite3-dev nettle-dev libcmocka-dev python3 python3-jsonschema sqlite3 jq valgrind
       chromium fonts-dejavu-core)
 missing=()
 pkgs+=(zlib1g-dev libzstd-dev) # compressed captures (dissectors/reader.c)

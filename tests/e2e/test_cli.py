@@ -20,24 +20,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
+
+from harness import Skip, main, test
 
 TCBSCOPE = os.path.abspath(sys.argv[1])
 SAMPLES = os.path.abspath(sys.argv[2])
 TMP = tempfile.mkdtemp(prefix="tcbscope-cli-")
 os.chmod(TMP, 0o755)  # the unprivileged-user test reads from here
 ENV = dict(os.environ, NO_COLOR="1")
-
-RESULTS = []
-
-
-class Skip(Exception):
-    pass
-
-
-def test(fn):
-    RESULTS.append(fn)
-    return fn
 
 
 def run(*args, stdin=None, env=None, timeout=120, cwd=None):
@@ -109,16 +99,18 @@ def help_and_version():
     assert r.returncode == 0 and re.match(r"tcbscope \d+\.\d+", r.stdout), r
     r = run("--help")
     assert r.returncode == 0
-    for cmd in ("analyze", "summary", "show"):
+    for cmd in ("analyze", "summary", "show", "list"):
         assert cmd in r.stdout
         h = run(cmd, "--help")
         assert h.returncode == 0 and h.stdout.startswith("usage: tcbscope " + cmd), h
         assert "exit status" in h.stdout
     opts = run("analyze", "--help").stdout
     for o in ("--filter", "--db", "--json", "--force", "--idle-timeout", "--time-wait",
-              "--verify-checksums", "--quiet", "--no-vlan-key", "--hash-seed"):
+              "--verify-checksums", "--quiet", "--no-vlan-key", "--hash-seed", "--zeek", "--csv"):
         assert o in opts, o
     assert "--packets" in run("show", "--help").stdout
+    for o in ("--server", "--port", "--state", "--open-kind", "--min-handshake-ms", "--limit"):
+        assert o in run("list", "--help").stdout, o
 
 
 @test
@@ -127,7 +119,8 @@ def man_page_describes_every_option():
     text = open(man).read().replace("\\-", "-")
     for o in ("--filter", "--db", "--json", "--force", "--idle-timeout", "--time-wait",
               "--verify-checksums", "--quiet", "--no-vlan-key", "--hash-seed", "--packets",
-              "--top", "--version", "--help", "NO_COLOR"):
+              "--top", "--version", "--help", "NO_COLOR", "--zeek", "--csv", "--server",
+              "--port", "--state", "--open-kind", "--min-handshake-ms", "--limit"):
         assert o in text, o
     for code in ("130",):
         assert code in text
@@ -474,14 +467,17 @@ def summary_rejects_non_databases():
         os.unlink(other)
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
     one_line_error(run("summary", other), 2, "other.db", "not a tcbscope database")
-    v2 = tmp("v2.db")
-    analyze_db(sample("ipv4-basic.pcap"), v2)
-    con = sqlite3.connect(v2)
-    con.execute("PRAGMA user_version = 2")
-    con.commit()
-    con.close()
-    one_line_error(run("summary", v2), 2, "v2.db", "version 2")
-    one_line_error(run("show", v2, "1"), 2, "version 2")
+    # this tcbscope writes and reads version 2: an older (1) and a newer (3) are refused
+    for ver in (1, 3):
+        vdb = tmp(f"v{ver}.db")
+        analyze_db(sample("ipv4-basic.pcap"), vdb)
+        con = sqlite3.connect(vdb)
+        con.execute(f"PRAGMA user_version = {ver}")
+        con.commit()
+        con.close()
+        one_line_error(run("summary", vdb), 2, f"v{ver}.db", f"version {ver}")
+        one_line_error(run("show", vdb, "1"), 2, f"version {ver}")
+        one_line_error(run("list", vdb), 2, f"version {ver}")
 
 
 # ---------------------------------------------------------------------------
@@ -649,23 +645,145 @@ def show_packets_captures_gone():
     one_line_error(run("show", "--packets", tmp("stdin.db"), "1"), 2, "standard input")
 
 
-def main():
-    failed = skipped = 0
-    for fn in RESULTS:
-        try:
-            fn()
-            print("ok    %s" % fn.__name__)
-        except Skip as e:
-            skipped += 1
-            print("skip  %s: %s" % (fn.__name__, e))
-        except Exception:
-            failed += 1
-            print("FAIL  %s" % fn.__name__)
-            traceback.print_exc(file=sys.stdout)
-    print("%d passed, %d failed, %d skipped" % (len(RESULTS) - failed - skipped, failed, skipped))
-    shutil.rmtree(TMP, ignore_errors=True)
-    return 1 if failed else 0
+# ---------------------------------------------------------------------------
+# list
+
+LIST_SAMPLES = ("ipv4-basic", "port-reuse", "refused", "unanswered", "simultaneous-open",
+                "rst-abort", "ipv6-basic", "half-close")
+
+
+def list_rows(text):
+    """The data lines of `list` as dicts (columns split on runs of 2+ spaces)."""
+    lines = text.rstrip("\n").split("\n")
+    head = re.split(r"\s{2,}", lines[0].strip())
+    assert head == ["id", "client", "server", "open", "handshake", "hs ms", "close",
+                    "final (client / server)", "duration"], head
+    return [dict(zip(head, re.split(r"\s{2,}", l.strip()))) for l in lines[1:]]
+
+
+def list_db():
+    """One database of several samples (in LIST_SAMPLES order) and their expected rows."""
+    db = tmp("list.db")
+    caps, rows = [], []
+    for base in LIST_SAMPLES:
+        caps.append(sample(base + ".pcap"))
+        rows += expected_rows(base)
+    if os.path.exists(db):
+        os.unlink(db)
+    r = run("analyze", "-q", "--time-wait", "86400", *caps, "--db", db)
+    assert r.returncode == 0, r.stderr
+    return db, rows
+
+
+def key(row):
+    return (row["client"].replace("[", "").replace("]", ""),
+            row["server"].replace("[", "").replace("]", ""))
+
+
+def as_multiset(rows, fields):
+    out = {}
+    for r in rows:
+        k = tuple(r[f] for f in fields)
+        out[k] = out.get(k, 0) + 1
+    return out
+
+
+@test
+def list_shows_every_connection_as_made():
+    db, want = list_db()
+    r = run("list", db)
+    assert r.returncode == 0, r
+    got = list_rows(r.stdout)
+    assert len(got) == len(want), (len(got), len(want))
+    assert [int(g["id"]) for g in got] == list(range(1, len(want) + 1))
+    for g in got:
+        g["client_ep"], g["server_ep"] = g["client"], g["server"]
+    # what the scenarios say: endpoints, open kind, handshake, close kind
+    w = as_multiset([{"c": r["client"], "s": r["server"], "o": r["open_kind"],
+                      "h": r["handshake"], "k": r["close_kind"]} for r in want], "cshok")
+    g = as_multiset([{"c": x["client"], "s": x["server"], "o": x["open"], "h": x["handshake"],
+                      "k": x["close"]} for x in got], "cshok")
+    assert g == w, (g, w)
+    # final states wherever the scenario says them
+    for x in want:
+        if "-" in (x["client_final_state"], x["server_final_state"]):
+            continue
+        f = "%s / %s" % (x["client_final_state"], x["server_final_state"])
+        assert any(y["client"] == x["client"] and y["server"] == x["server"] and
+                   y["final (client / server)"] == f for y in got), (x, got)
+
+
+@test
+def list_filters_match_the_scenarios():
+    db, want = list_db()
+
+    def ids(*args):
+        r = run("list", db, *args)
+        assert r.returncode == 0, r
+        if r.stdout.startswith("(no connection matches)"):
+            return []
+        return list_rows(r.stdout)
+
+    got = ids("--server", "10.231.2.2:8080")
+    assert len(got) == sum(1 for x in want if x["server"] == "10.231.2.2:8080"), got
+    assert all(x["server"] == "10.231.2.2:8080" for x in got)
+    ip_only = ids("--server", "10.231.2.2")
+    assert len(ip_only) == sum(1 for x in want if x["server"].startswith("10.231.2.2:"))
+    v6 = ids("--server", "fd00:231:2::2")
+    assert len(v6) == sum(1 for x in want if x["server"].startswith("[fd00:231:2::2]")) >= 1
+    assert ids("--server", "[fd00:0231:2:0::2]:8080") == v6  # any spelling of the address
+    port = ids("--port", "8080")
+    assert len(port) == sum(1 for x in want if x["server"].endswith(":8080") or
+                            x["client"].endswith(":8080"))
+    sim = ids("--open-kind", "simultaneous")
+    assert [(x["client"], x["server"]) for x in sim] == \
+        [(x["client"], x["server"]) for x in want if x["open_kind"] == "simultaneous"]
+    tw = ids("--state", "time-wait")  # any case, '-' or '_'
+    assert len(tw) == sum(1 for x in want if "TIME-WAIT" in (x["client_final_state"],
+                                                            x["server_final_state"]))
+    assert ids("--state", "TIME_WAIT") == tw
+    assert len(ids("--limit", "2")) == 2
+    assert len(ids("--limit", "0")) == 0
+    both = ids("--server", "10.231.2.2:8080", "--state", "TIME-WAIT", "--limit", "1")
+    assert len(both) == 1 and both[0]["server"] == "10.231.2.2:8080"
+    complete = sum(1 for x in want if x["handshake"] == "complete")
+    assert len(ids("--min-handshake-ms", "0")) == complete
+    assert ids("--min-handshake-ms", "60000") == []
+
+
+@test
+def list_handshake_ms_is_tsharks_initial_rtt():
+    if not shutil.which("tshark"):
+        raise Skip("tshark not installed")
+    cap = sample("ipv4-basic.pcap")
+    r = subprocess.run(["tshark", "-r", cap, "-Y", "tcp.analysis.initial_rtt", "-T", "fields",
+                        "-e", "tcp.analysis.initial_rtt"], capture_output=True, text=True,
+                       timeout=120)
+    rtt = {float(x) for x in r.stdout.split()}
+    assert len(rtt) == 1, rtt
+    db = analyze_db(cap, tmp("rtt.db"))
+    got = list_rows(run("list", db).stdout)
+    assert len(got) == 1
+    assert got[0]["hs ms"] == "%.3f" % (rtt.pop() * 1000), got
+
+
+@test
+def list_rejects_bad_filters_and_keeps_data_out_of_sql():
+    db, _ = list_db()
+    for args, needle in ((("--server", "10.0.0.1' OR 1=1 --"), "--server"),
+                         (("--state", "x' OR '1'='1"), "--state"),
+                         (("--open-kind", "active"), "--open-kind"),
+                         (("--port", "70000"), "--port"),
+                         (("--port", "-1"), "--port"),
+                         (("--limit", "many"), "--limit"),
+                         (("--min-handshake-ms", "-3"), "--min-handshake-ms"),
+                         (("--server", "10.0.0.1:99999"), "--server")):
+        one_line_error(run("list", db, *args), 1, needle)
+    one_line_error(run("list"), 1, "database")
+    one_line_error(run("list", tmp("no-such.db")), 2, "no-such.db")
+    r = run("list", db, "--server", "192.0.2.99")
+    assert r.returncode == 0 and r.stdout == "(no connection matches)\n", r
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(TMP))

@@ -32,7 +32,7 @@ def main():
     tool, samples, readme = sys.argv[1:4]
     blocks = dict(re.findall(r"```sql\n-- cookbook: (\w+)\n(.*?)```", open(readme).read(), re.S))
     want = {"latency_percentiles", "slowest_handshakes", "failed_by_port", "simultaneous_opens",
-            "final_state_pairs", "timeline"}
+            "final_state_pairs", "timeline", "by_service"}
     missing = want - set(blocks)
     assert not missing, "README lacks cookbook queries %s" % missing
     exp = expected_rows(samples)
@@ -104,6 +104,16 @@ def main():
               "timeline of connection 1: client SYN-SENT, ESTABLISHED, FIN-WAIT-1 ... %s" %
               first["client_final_state"])
         check([r[0] for r in rows] == list(range(len(rows))), "timeline seq is 0, 1, 2, ...")
+
+        rows = q("by_service")
+        # the samples' server ports as Debian's /etc/services (netbase 6.4, the table's
+        # source) names them; None = not listed there
+        iana = {8080: "http-alt", 8081: "tproxy", 8082: None, 5001: None}
+        svc = {}
+        for r in exp:
+            k = iana[int(r["server"].rsplit(":", 1)[1])]
+            svc[k] = svc.get(k, 0) + 1
+        check({r[0]: r[1] for r in rows} == svc, "connections by service: %s" % svc)
         con.close()
         return 1 if fails else 0
     finally:

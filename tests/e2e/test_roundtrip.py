@@ -35,8 +35,8 @@ def main():
             trans = {}
             for r in con.execute("SELECT * FROM transitions ORDER BY conn_id, seq"):
                 trans.setdefault(r["conn_id"], []).append(
-                    {"ts_ns": r["ts_ns"], "endpoint": r["endpoint"], "from": r["from_state"],
-                     "to": r["to_state"], "cause": r["cause"], "frame": r["frame"]})
+                    {"ts_ns": r["ts_ns"], "endpoint": r["endpoint"], "from_state": r["from_state"],
+                     "to_state": r["to_state"], "cause": r["cause"], "frame": r["frame"]})
             anoms = {}
             for r in con.execute("SELECT * FROM anomalies ORDER BY conn_id, rowid"):
                 anoms.setdefault(r["conn_id"], []).append(

@@ -78,8 +78,8 @@ static void add_arrays(struct json_object *o, const struct tcb_conn_info *c)
         struct json_object *t = json_object_new_object();
         json_object_object_add(t, "ts_ns", json_object_new_int64((int64_t)e->ts_ns));
         json_object_object_add(t, "endpoint", json_object_new_string(tcb_endpoint_name(e->endpoint)));
-        json_object_object_add(t, "from", json_object_new_string(tcb_state_name(e->from)));
-        json_object_object_add(t, "to", json_object_new_string(tcb_state_name(e->to)));
+        json_object_object_add(t, "from_state", json_object_new_string(tcb_state_name(e->from)));
+        json_object_object_add(t, "to_state", json_object_new_string(tcb_state_name(e->to)));
         json_object_object_add(t, "cause", json_object_new_string(tcb_cause_name(e->cause)));
         json_object_object_add(t, "frame", jframe(e->frame));
         json_object_array_add(tr, t);

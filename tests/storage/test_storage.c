@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -38,8 +39,9 @@ static const char *const conn_columns[] = {
     "ack_ns", "syn_retransmits", "synack_retransmits", "packets_c2s", "packets_s2c",
     "data_bytes_c2s", "data_bytes_s2c", "retrans_packets_c2s", "retrans_packets_s2c",
     "client_mss", "server_mss", "client_wscale", "server_wscale", "sack_permitted",
-    "timestamps", "tfo", "zeek_conn_state", "zeek_history", "evicted", "first_frame",
-    "last_frame", "tunnel", "tunnel_id"};
+    "timestamps", "tfo", "zeek_conn_state", "zeek_history", "evicted", "first_time",
+    "last_time", "duration_ns", "service", "community_id", "first_frame", "last_frame", "tunnel",
+    "tunnel_id"};
 #define NCOLS (sizeof(conn_columns) / sizeof(conn_columns[0]))
 
 /* ------------------------------------------------------------------------
@@ -147,6 +149,19 @@ static void ev_text(struct expv *e, const char *s)
     snprintf(e->s, sizeof(e->s), "%s", s);
 }
 
+/* RFC 3339 UTC with nanoseconds, made with strftime (not sink.c's formatter). */
+static void ev_time(struct expv *e, uint64_t ns)
+{
+    time_t t = (time_t)(ns / 1000000000ULL);
+    struct tm tm;
+    char date[32];
+
+    gmtime_r(&t, &tm);
+    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+    e->type = SQLITE_TEXT;
+    snprintf(e->s, sizeof(e->s), "%s.%09lluZ", date, (unsigned long long)(ns % 1000000000ULL));
+}
+
 static void expect_col(const struct tcb_conn_info *c, const char *col, struct expv *e)
 {
     uint32_t h = c->have;
@@ -231,7 +246,25 @@ static void expect_col(const struct tcb_conn_info *c, const char *col, struct ex
         ev_text(e, c->zeek_history);
     else if (!strcmp(col, "evicted"))
         ev_int(e, c->evicted);
-    else if (!strcmp(col, "first_frame"))
+    else if (!strcmp(col, "first_time"))
+        ev_time(e, c->first_ns);
+    else if (!strcmp(col, "last_time"))
+        ev_time(e, c->last_ns);
+    else if (!strcmp(col, "duration_ns"))
+        ev_int(e, c->last_ns > c->first_ns ? (int64_t)(c->last_ns - c->first_ns) : 0);
+    else if (!strcmp(col, "service")) {
+        /* the table itself is checked against known ports below */
+        const char *svc = sink_service_name(c->server_port);
+        if (svc)
+            ev_text(e, svc);
+        else
+            e->type = SQLITE_NULL;
+    } else if (!strcmp(col, "community_id")) {
+        /* the hash itself is checked against the spec's vectors below */
+        char b[SINK_COMMUNITY_ID_LEN];
+        ev_text(e, sink_community_id(0, c->ip_version, c->client_ip, c->client_port,
+                                     c->server_ip, c->server_port, b));
+    } else if (!strcmp(col, "first_frame"))
         ev_int(e, (int64_t)c->first_frame);
     else if (!strcmp(col, "last_frame"))
         ev_int(e, (int64_t)c->last_frame);
@@ -523,7 +556,9 @@ static void test_sqlite_check_constraints_reject_words_outside_the_vocabulary(vo
     static const char good[] =
         "INSERT INTO connections VALUES (9001, '10.0.0.1', 1, '10.0.0.2', 2, 4, NULL, 1, "
         "'%s', '%s', 'passive', 'complete', '%s', '%s', 'CLOSED', 1, 2, NULL, NULL, NULL, 0, 0, "
-        "0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, %s, 'OTH', '', 0, 1, 2, 'none', NULL)";
+        "0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, %s, 'OTH', '', 0, "
+        "'1970-01-01T00:00:00.000000001Z', '1970-01-01T00:00:00.000000002Z', 1, NULL, "
+        "'1:wCb3OG7yAFWelaUydu0D+125CLM=', 1, 2, 'none', NULL)";
     char sql[1024];
 
     tdir_make(&d);
@@ -1027,9 +1062,9 @@ static size_t json_check_lines(const char *buf, size_t len, bool check_values)
                 assert_true(json_object_object_get_ex(t, "endpoint", &x));
                 assert_string_equal(json_object_get_string(x),
                                     c.ev[i].endpoint ? "server" : "client");
-                assert_true(json_object_object_get_ex(t, "from", &x));
+                assert_true(json_object_object_get_ex(t, "from_state", &x));
                 assert_string_equal(json_object_get_string(x), tcb_state_name(c.ev[i].from));
-                assert_true(json_object_object_get_ex(t, "to", &x));
+                assert_true(json_object_object_get_ex(t, "to_state", &x));
                 assert_string_equal(json_object_get_string(x), tcb_state_name(c.ev[i].to));
                 assert_true(json_object_object_get_ex(t, "cause", &x));
                 assert_string_equal(json_object_get_string(x), tcb_cause_name(c.ev[i].cause));
@@ -1247,35 +1282,41 @@ static void test_json_closed_pipe_on_stdout_stops_quietly_with_sink_epipe(void *
     assert_false(sigismember(&pending, SIGPIPE));
 }
 
+/* NDJSON, Zeek log and CSV: a failed write or allocation ends cleanly with the reason. */
 static void test_json_write_fault_is_reported(void **state)
 {
+    static int (*const open_fn[])(struct sink **, const char *, bool, char[TCBS_ERRLEN]) = {
+        sink_json_open, sink_zeek_open, sink_csv_open};
     struct tdir d;
     char path[300], err[TCBS_ERRLEN] = "";
     struct sink *s = NULL;
     struct run_fixture f;
 
     tdir_make(&d);
-    tdir_file(&d, "out.ndjson", path, sizeof(path));
+    tdir_file(&d, "out.txt", path, sizeof(path));
     run_fixture_init(&f);
-    assert_int_equal(sink_json_open(&s, path, false, err), 0);
-    feed(s, 5);
-    sink_fault_countdown = 1; /* the flush at finish */
-    assert_int_equal(s->ops->finish(s, &f.run, err), -EIO);
-    sink_fault_countdown = 0;
-    assert_non_null(strstr(err, "write failed"));
-    assert_non_null(strstr(err, path));
-    s->ops->destroy(s);
-
-    /* and at every allocation of open */
-    unlink(path);
-    for (unsigned long n = 1; n <= 3; n++) {
-        sink_fault_countdown = n;
-        int rc = sink_json_open(&s, path, true, err);
+    for (size_t k = 0; k < sizeof(open_fn) / sizeof(open_fn[0]); k++) {
+        unlink(path);
+        assert_int_equal(open_fn[k](&s, path, false, err), 0);
+        feed(s, 5);
+        sink_fault_countdown = 1; /* the flush at finish */
+        assert_int_equal(s->ops->finish(s, &f.run, err), -EIO);
         sink_fault_countdown = 0;
-        if (rc == 0)
-            s->ops->destroy(s);
-        else
-            assert_true(err[0] != '\0');
+        assert_non_null(strstr(err, "write failed"));
+        assert_non_null(strstr(err, path));
+        s->ops->destroy(s);
+
+        /* and at every allocation of open */
+        unlink(path);
+        for (unsigned long n = 1; n <= 3; n++) {
+            sink_fault_countdown = n;
+            int rc = open_fn[k](&s, path, true, err);
+            sink_fault_countdown = 0;
+            if (rc == 0)
+                s->ops->destroy(s);
+            else
+                assert_true(err[0] != '\0');
+        }
     }
     tdir_remove(&d);
 }
@@ -1406,8 +1447,8 @@ static void test_sqlite_and_json_agree_on_every_value(void **state)
             sqlite3_bind_int64(t, 1, sqlite3_column_int64(st, 0));
             while (sqlite3_step(t) == SQLITE_ROW) {
                 struct json_object *e = json_object_array_get_idx(arr, n++), *x;
-                static const char *const keys[] = {"ts_ns", "endpoint", "from",
-                                                   "to",    "cause",    "frame"};
+                static const char *const keys[] = {"ts_ns",    "endpoint", "from_state",
+                                                   "to_state", "cause",    "frame"};
                 for (int k = 0; k < 6; k++) {
                     assert_true(json_object_object_get_ex(e, keys[k], &x));
                     if (sqlite3_column_type(t, k) == SQLITE_NULL)
@@ -1576,12 +1617,26 @@ static void assert_line(const char *text, const char *label, const char *want)
     }
 }
 
+/* The text of one section: from its title line to the next blank line. */
+static char *section(const char *text, const char *title)
+{
+    char key[160];
+    snprintf(key, sizeof(key), "\n%s\n", title);
+    const char *p = strstr(text, key);
+    if (p == NULL)
+        fail_msg("no section '%s' in:\n%s", title, text);
+    p += strlen(key);
+    const char *end = strstr(p, "\n\n");
+    return strndup(p, end ? (size_t)(end - p + 1) : strlen(p));
+}
+
 static void test_summary_reports_counts_and_latency_percentiles(void **state)
 {
     char *t = run_summary(false, false, 200, 100);
 
-    assert_null(strstr(t, "INTERRUPTED"));
+    assert_null(strstr(t, "interrupted"));
     assert_null(strchr(t, '\033'));
+    assert_non_null(strstr(t, "  300 connections from 1,234,567 frames in "));
     assert_line(t, "frames read", "1,234,567");
     assert_line(t, "bytes captured", "987,654,321");
     assert_line(t, "IPv4 packets", "1,000,000");
@@ -1591,7 +1646,6 @@ static void test_summary_reports_counts_and_latency_percentiles(void **state)
     assert_line(t, "not_tcp", "100,000");
     assert_line(t, "tcp_truncated", "34,567");
     assert_null(strstr(t, "link_unsupported")); /* zero counters are left out */
-    assert_line(t, "total", "134,567"); /* skipped: first "total" line */
     assert_line(t, "active_passive", "200   66.7%");
     assert_line(t, "midstream", "100   33.3%");
     assert_line(t, "complete", "200");
@@ -1599,19 +1653,22 @@ static void test_summary_reports_counts_and_latency_percentiles(void **state)
     assert_line(t, "reset_server", "100");
     assert_line(t, "TIME-WAIT / CLOSED", "200");
     assert_line(t, "CLOSED / CLOSED", "100");
-    assert_line(t, "handshakes", "200");
-    /* nearest rank over 1..200 ms */
-    assert_line(t, "median", "100.000 ms");
-    assert_line(t, "p90", "180.000 ms");
-    assert_line(t, "p99", "198.000 ms");
-    assert_line(t, "max", "200.000 ms");
     assert_line(t, "rst_out_of_window", "100");
-    assert_non_null(strstr(t, "Connections"));
-    {
-        const char *c = strstr(t, "\nConnections\n");
-        assert_non_null(c);
-        assert_line(c, "total", "300");
-    }
+    /* nearest rank over 1..200 ms */
+    assert_non_null(strstr(t, "Handshake latency (SYN to ACK, 200 complete handshakes)\n"
+                              "  p50 100.0 ms   p90 180.0 ms   p99 198.0 ms   max 200.0 ms\n"));
+    char *c = section(t, "Connections");
+    assert_line(c, "total", "300");
+    free(c);
+    /* 192.0.2.2:443 got the 200 handshakes, 192.0.2.5:80 the 100 others */
+    c = section(t, "Top servers by connections");
+    assert_line(c, "192.0.2.2:443", "200          200   198.0 ms   200.0 ms");
+    assert_line(c, "192.0.2.5:80", "100            0          -          -");
+    free(c);
+    c = section(t, "Top servers by p99 handshake time (servers with 5 or more handshakes)");
+    assert_line(c, "192.0.2.2:443", "200          200   198.0 ms");
+    assert_null(strstr(c, "192.0.2.5"));
+    free(c);
     free(t);
 }
 
@@ -1619,17 +1676,185 @@ static void test_summary_small_latency_set_and_interrupted_banner_in_colour(void
 {
     char *t = run_summary(true, true, 3, 0);
 
-    assert_non_null(strstr(t, "INTERRUPTED"));
-    assert_true(strstr(t, "INTERRUPTED") < strstr(t, "Input"));
+    assert_non_null(strstr(t, "interrupted"));
+    assert_true(strstr(t, "interrupted") < strstr(t, "Input"));
     assert_non_null(strchr(t, '\033'));
-    assert_line(t, "median", "2.000 ms");
-    assert_line(t, "p90", "3.000 ms");
-    assert_line(t, "p99", "3.000 ms");
+    assert_non_null(strstr(t, "  p50 2.00 ms   p90 3.00 ms   p99 3.00 ms   max 3.00 ms\n"));
+    /* 3 handshakes: below the minimum of the p99 ranking */
+    assert_non_null(strstr(t, "handshakes)\033[0m\n  (none)\n"));
     free(t);
 
     t = run_summary(false, false, 0, 2);
-    assert_non_null(strstr(t, "no complete handshake"));
+    assert_non_null(strstr(t, "Handshake latency (SYN to ACK, 0 complete handshakes)\n  (none)"));
     free(t);
+}
+
+/* Histogram labels end in one column whatever the unit's bytes ("µs" is 2 bytes, 1 column). */
+static void test_summary_histogram_bars_aligned_with_multibyte_units(void **state)
+{
+    static const uint64_t ns[] = {50000, 200000, 2000000, 20000000}; /* 50 µs .. 20 ms */
+    char *text = NULL, err[TCBS_ERRLEN] = "";
+    size_t len = 0, col = 0, rows = 0;
+    FILE *mem = open_memstream(&text, &len);
+    struct sink *s = sink_summary_new(mem, false);
+    struct run_fixture f;
+    struct synth_conn c;
+
+    (void)state;
+    run_fixture_init(&f);
+    for (size_t k = 0; k < sizeof(ns) / sizeof(ns[0]); k++) {
+        synth_fill(&c, 1);
+        c.info.ack_ns = c.info.syn_ns + ns[k];
+        c.info.anomaly_count = 0;
+        assert_int_equal(s->ops->conn(s, &c.info, err), 0);
+    }
+    assert_int_equal(s->ops->finish(s, &f.run, err), 0);
+    s->ops->destroy(s);
+    fclose(mem);
+    /* every histogram line: the display column of its '|' */
+    for (const char *line = text; *line; line = strchr(line, '\n') + 1) {
+        const char *nl = strchr(line, '\n'), *bar = strstr(line, " |");
+        if (bar == NULL || bar > nl)
+            continue;
+        size_t w = 0;
+        for (const char *q = line; q < bar; q++)
+            w += ((unsigned char)*q & 0xC0) != 0x80;
+        if (rows++ == 0)
+            col = w;
+        assert_int_equal(w, col);
+    }
+    assert_int_equal(rows, 6); /* 30 µs - 100 µs ... 10.0 ms - 30.0 ms */
+    assert_non_null(strstr(text, "     30 µs - 100 µs |"));
+    assert_non_null(strstr(text, "  10.0 ms - 30.0 ms |"));
+    free(text);
+}
+
+/* ------------------------------------------------------------------------
+ * Derived fields: Community ID, RFC 3339 times, service names.
+ */
+
+/*
+ * The TCP rows of the Community ID spec's baseline tables
+ * (community-id-spec/baseline/README.md, default seed and seed=1), both
+ * directions; the IPv6 flow is samples/ipv6-basic.pcap as tshark 4.0
+ * computes it (`--enable-protocol communityid -e communityid`).
+ */
+static void test_community_id_matches_published_vectors(void **state)
+{
+    uint8_t a[16] = {1, 2, 3, 4}, b[16] = {5, 6, 7, 8};
+    char buf[SINK_COMMUNITY_ID_LEN];
+
+    (void)state;
+    assert_string_equal(sink_community_id(0, 4, a, 1122, b, 3344, buf),
+                        "1:wCb3OG7yAFWelaUydu0D+125CLM=");
+    assert_string_equal(sink_community_id(0, 4, b, 3344, a, 1122, buf),
+                        "1:wCb3OG7yAFWelaUydu0D+125CLM=");
+    assert_string_equal(sink_community_id(1, 4, a, 1122, b, 3344, buf),
+                        "1:HhA1B+6CoLbiKPEs5nhNYN4XWfk=");
+    assert_string_equal(sink_community_id(1, 4, b, 3344, a, 1122, buf),
+                        "1:HhA1B+6CoLbiKPEs5nhNYN4XWfk=");
+
+    uint8_t c6[16], s6[16];
+    assert_int_equal(inet_pton(AF_INET6, "fd00:231:1::2", c6), 1);
+    assert_int_equal(inet_pton(AF_INET6, "fd00:231:2::2", s6), 1);
+    assert_string_equal(sink_community_id(0, 6, c6, 40002, s6, 8080, buf),
+                        "1:9sTb32fQ4im4/8z/ya2zog4R/zk=");
+    assert_string_equal(sink_community_id(0, 6, s6, 8080, c6, 40002, buf),
+                        "1:9sTb32fQ4im4/8z/ya2zog4R/zk=");
+    /* the ports order the flow when the addresses are equal */
+    char x[SINK_COMMUNITY_ID_LEN], y[SINK_COMMUNITY_ID_LEN];
+    sink_community_id(0, 4, a, 1122, a, 3344, x);
+    sink_community_id(0, 4, a, 3344, a, 1122, y);
+    assert_string_equal(x, y);
+    sink_community_id(0, 4, a, 1122, a, 3345, y);
+    assert_string_not_equal(x, y);
+}
+
+/* Expected strings from Python's datetime (UTC), not from our formatter. */
+static void test_rfc3339_times_in_utc_with_nanoseconds(void **state)
+{
+    char buf[SINK_TIME_LEN];
+
+    (void)state;
+    assert_string_equal(sink_fmt_rfc3339(0, buf), "1970-01-01T00:00:00.000000000Z");
+    assert_string_equal(sink_fmt_rfc3339(1764064800123456789ULL, buf),
+                        "2025-11-25T10:00:00.123456789Z");
+    assert_string_equal(sink_fmt_rfc3339(4102444799999999999ULL, buf),
+                        "2099-12-31T23:59:59.999999999Z");
+}
+
+/* Names as IANA registers them (and Debian's /etc/services lists them). */
+static void test_service_names_of_common_ports(void **state)
+{
+    (void)state;
+    assert_string_equal(sink_service_name(22), "ssh");
+    assert_string_equal(sink_service_name(25), "smtp");
+    assert_string_equal(sink_service_name(53), "domain");
+    assert_string_equal(sink_service_name(80), "http");
+    assert_string_equal(sink_service_name(443), "https");
+    assert_string_equal(sink_service_name(3306), "mysql");
+    assert_string_equal(sink_service_name(5432), "postgresql");
+    assert_null(sink_service_name(0));
+    assert_null(sink_service_name(40000));
+    assert_null(sink_service_name(65535));
+}
+
+/* CSV: a field with a comma or quote is quoted, its quotes doubled; CRLF ends rows. */
+static void test_csv_quotes_fields_as_rfc4180(void **state)
+{
+    struct tdir d;
+    char path[300], err[TCBS_ERRLEN] = "";
+    struct sink *s;
+    struct synth_conn c;
+    struct run_fixture f;
+
+    (void)state;
+    tdir_make(&d);
+    tdir_file(&d, "out.csv", path, sizeof(path));
+    run_fixture_init(&f);
+    assert_int_equal(sink_csv_open(&s, path, false, err), 0);
+    synth_fill(&c, 1);
+    strcpy(c.info.zeek_history, "S,\"h\"");
+    assert_int_equal(s->ops->conn(s, &c.info, err), 0);
+    assert_int_equal(s->ops->finish(s, &f.run, err), 0);
+    s->ops->destroy(s);
+    char *text = read_all(path, NULL);
+    assert_true(strncmp(text, "id,client_ip,", 13) == 0);
+    char *row = strstr(text, "\r\n");
+    assert_non_null(row);
+    assert_non_null(strstr(row, ",\"S,\"\"h\"\"\","));
+    assert_int_equal(text[strlen(text) - 1], '\n');
+    assert_int_equal(text[strlen(text) - 2], '\r');
+    /* an existing file is refused without force, as --json */
+    assert_int_equal(sink_csv_open(&s, path, false, err), -EEXIST);
+    assert_non_null(strstr(err, "--force"));
+    free(text);
+    tdir_remove(&d);
+}
+
+/*
+ * Zeek's originator from the history: upper case is the originator's letter
+ * in the roles holding at that point, and '^' swaps the roles (Zeek's
+ * Connection::FlipRoles); our client sent the SYN, the server the SYN/ACK.
+ */
+static void test_zeek_originator_from_history(void **state)
+{
+    (void)state;
+    assert_int_equal(sink_zeek_orig("ShADadFf"), TCB_CLIENT);
+    assert_int_equal(sink_zeek_orig("S"), TCB_CLIENT);
+    assert_int_equal(sink_zeek_orig("Sr"), TCB_CLIENT);
+    assert_int_equal(sink_zeek_orig("SsADadFf"), TCB_CLIENT); /* crossing SYNs */
+    assert_int_equal(sink_zeek_orig("DdAFf"), TCB_CLIENT);    /* mid-stream: no SYN letter */
+    assert_int_equal(sink_zeek_orig(""), TCB_CLIENT);
+    /* flipped at creation: the SYN/ACK's sender (server) is the responder */
+    assert_int_equal(sink_zeek_orig("^hADadfF"), TCB_CLIENT);
+    /* SYN/ACK first, then the SYN, then the flip (Hs^): the client originates */
+    assert_int_equal(sink_zeek_orig("Hs^ADadFf"), TCB_CLIENT);
+    /* a SYN/ACK Zeek did not flip: its sender (our server) is the originator */
+    assert_int_equal(sink_zeek_orig("HaDd"), TCB_SERVER);
+    /* a SYN from a server-looking port, flipped at creation: the SYN's sender responds */
+    assert_int_equal(sink_zeek_orig("^sHa"), TCB_SERVER);
+    assert_int_equal(sink_zeek_orig("^^ShA"), TCB_CLIENT);
 }
 
 int main(void)
@@ -1657,10 +1882,16 @@ int main(void)
         cmocka_unit_test(test_json_write_fault_is_reported),
         cmocka_unit_test(test_json_schema_document_matches_columns_and_vocabulary),
         cmocka_unit_test(test_sqlite_and_json_agree_on_every_value),
+        cmocka_unit_test(test_community_id_matches_published_vectors),
+        cmocka_unit_test(test_rfc3339_times_in_utc_with_nanoseconds),
+        cmocka_unit_test(test_service_names_of_common_ports),
+        cmocka_unit_test(test_zeek_originator_from_history),
+        cmocka_unit_test(test_csv_quotes_fields_as_rfc4180),
         cmocka_unit_test(test_set_stops_conn_at_first_error_but_finishes_every_sink),
         cmocka_unit_test(test_ip_str_formats_v4_and_v6),
         cmocka_unit_test(test_summary_reports_counts_and_latency_percentiles),
         cmocka_unit_test(test_summary_small_latency_set_and_interrupted_banner_in_colour),
+        cmocka_unit_test(test_summary_histogram_bars_aligned_with_multibyte_units),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
