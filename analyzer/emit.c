@@ -135,6 +135,8 @@ int tcb_emit(struct tcb_table *t, struct tcb_rec *r)
     c.evicted = r->rf & RF_EVICTED;
     int orig;
     zeek_result(&r->zeek, c.zeek_conn_state, c.zeek_history, &orig);
+    /* Zeek's direction 0 is the record's first sender. */
+    c.zeek_orig = (uint8_t)(orig == 0 ? r->first_sender : !r->first_sender);
     struct tcb_event ev[TCB_MAX_EVENTS];
     struct tcb_anom an[TCB_MAX_ANOMS];
     for (unsigned i = 0; i < r->nev; i++) {

@@ -229,6 +229,7 @@ struct tcb_conn_info {
 
     char zeek_conn_state[8];
     char zeek_history[TCB_ZEEK_HISTORY_MAX];
+    uint8_t zeek_orig; /* enum tcb_endpoint Zeek calls the originator (after its role flips) */
 
     const struct tcb_event *events;
     uint32_t event_count;

@@ -93,12 +93,6 @@ int sink_csv_open(struct sink **out, const char *path, bool force, char err[TCBS
  */
 int sink_zeek_open(struct sink **out, const char *path, bool force, char err[TCBS_ERRLEN]);
 
-/*
- * Which endpoint (enum tcb_endpoint) Zeek calls the originator of a
- * connection with this Zeek history, our client unless the history's
- * SYN or SYN/ACK letters say otherwise (see zeeklog.c).
- */
-int sink_zeek_orig(const char *history);
 
 /*
  * Fan-out: an analyzer output that hands every connection to each sink in

@@ -6,11 +6,8 @@
  *
  * Orientation: Zeek names the endpoints originator and responder, which is
  * usually our client and server, but Zeek flips roles in its own ways
- * (analyzer/zeek.c).  The analyzer hands over only the history, so the
- * originator is read from it: the case of the first SYN (S/s) or SYN/ACK
- * (H/h) letter, read in the roles that hold after the last flip (^), says
- * whether the SYN's sender (our client) is the originator.  Without either
- * letter (mid-stream) the client is the originator.
+ * (analyzer/zeek.c); the analyzer says which endpoint ends up the
+ * originator (tcb_conn_info.zeek_orig).
  *
  * Values tcbscope does not have are unset ("-"): local_orig, local_resp,
  * missed_bytes, orig_ip_bytes, resp_ip_bytes, tunnel_parents.  service is
@@ -41,32 +38,6 @@ static const char zeek_fields[] =
 static const char zeek_types[] =
     "#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\t"
     "string\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tcount\tset[string]\n";
-
-
-int sink_zeek_orig(const char *history)
-{
-    size_t n = strlen(history);
-    int flips_after = 0;
-
-    for (size_t i = 0; i < n; i++)
-        flips_after += history[i] == '^';
-    for (size_t i = 0; i < n; i++) {
-        char ch = history[i];
-        if (ch == '^') {
-            flips_after--;
-            continue;
-        }
-        if (ch != 'S' && ch != 's' && ch != 'H' && ch != 'h')
-            continue;
-        /* upper case = the originator of the roles at that point */
-        bool upper = ch == 'S' || ch == 'H';
-        if (flips_after & 1)
-            upper = !upper;
-        bool syn = ch == 'S' || ch == 's'; /* sent by the client, else by the server */
-        return upper == syn ? TCB_CLIENT : TCB_SERVER;
-    }
-    return TCB_CLIENT;
-}
 
 /* "C" + base62 of id into buf (at least 16 bytes). */
 static const char *zeek_uid(uint64_t id, char buf[16])
@@ -107,7 +78,7 @@ static int zk_conn(struct sink *base, const struct tcb_conn_info *c, char err[TC
     if (o->failed)
         return sink_out_fail(o, o->failed, err, "%s", "");
     sink_conn_row_fill(&s->row, c);
-    int orig = sink_zeek_orig(r->zeek_history);
+    int orig = c->zeek_orig;
     int resp = !orig;
     const char *oh = orig == TCB_CLIENT ? r->client_ip : r->server_ip;
     const char *rh = orig == TCB_CLIENT ? r->server_ip : r->client_ip;

@@ -1009,6 +1009,34 @@ static void test_max_connections_folds_closed_records_exactly(void **st)
     fx_free(runs[1]);
 }
 
+/* Zeek's originator, after Zeek's role flips, as an endpoint. */
+static void test_zeek_originator(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new(); /* a plain handshake: the client */
+    handshake(f);
+    finish(f);
+    assert_int_equal(f->out[0].c.zeek_orig, TCB_CLIENT);
+    assert_null(strchr(f->out[0].c.zeek_history, '^'));
+    fx_free(f);
+
+    f = fx_new(); /* the SYN missed, its SYN/ACK first: Zeek flips to the client */
+    seg(f, S, SYN | ACK, 5000, 1001, 0, 1);
+    seg(f, C, ACK, 1001, 5001, 0, 2);
+    finish(f);
+    assert_int_equal(f->out[0].c.zeek_orig, TCB_CLIENT);
+    assert_int_equal(f->out[0].c.zeek_history[0], '^');
+    fx_free(f);
+
+    f = fx_new(); /* mid-stream, first from the server port 80: Zeek flips it too */
+    seg(f, S, ACK | PSH, 5001, 1001, 100, 1);
+    seg(f, C, ACK, 1001, 5101, 0, 2);
+    finish(f);
+    assert_string_equal(tcb_open_kind_name(f->out[0].c.open_kind), "midstream");
+    assert_int_equal(f->out[0].c.zeek_orig, TCB_CLIENT);
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1048,6 +1076,7 @@ int main(void)
         cmocka_unit_test(test_rst_window_of_a_syn_is_not_scaled),
         cmocka_unit_test(test_tfo_fin_with_ack_zero_is_not_a_handshake),
         cmocka_unit_test(test_max_connections_folds_closed_records_exactly),
+        cmocka_unit_test(test_zeek_originator),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

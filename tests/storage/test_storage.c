@@ -1837,26 +1837,6 @@ static void test_csv_quotes_fields_as_rfc4180(void **state)
  * in the roles holding at that point, and '^' swaps the roles (Zeek's
  * Connection::FlipRoles); our client sent the SYN, the server the SYN/ACK.
  */
-static void test_zeek_originator_from_history(void **state)
-{
-    (void)state;
-    assert_int_equal(sink_zeek_orig("ShADadFf"), TCB_CLIENT);
-    assert_int_equal(sink_zeek_orig("S"), TCB_CLIENT);
-    assert_int_equal(sink_zeek_orig("Sr"), TCB_CLIENT);
-    assert_int_equal(sink_zeek_orig("SsADadFf"), TCB_CLIENT); /* crossing SYNs */
-    assert_int_equal(sink_zeek_orig("DdAFf"), TCB_CLIENT);    /* mid-stream: no SYN letter */
-    assert_int_equal(sink_zeek_orig(""), TCB_CLIENT);
-    /* flipped at creation: the SYN/ACK's sender (server) is the responder */
-    assert_int_equal(sink_zeek_orig("^hADadfF"), TCB_CLIENT);
-    /* SYN/ACK first, then the SYN, then the flip (Hs^): the client originates */
-    assert_int_equal(sink_zeek_orig("Hs^ADadFf"), TCB_CLIENT);
-    /* a SYN/ACK Zeek did not flip: its sender (our server) is the originator */
-    assert_int_equal(sink_zeek_orig("HaDd"), TCB_SERVER);
-    /* a SYN from a server-looking port, flipped at creation: the SYN's sender responds */
-    assert_int_equal(sink_zeek_orig("^sHa"), TCB_SERVER);
-    assert_int_equal(sink_zeek_orig("^^ShA"), TCB_CLIENT);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1885,7 +1865,6 @@ int main(void)
         cmocka_unit_test(test_community_id_matches_published_vectors),
         cmocka_unit_test(test_rfc3339_times_in_utc_with_nanoseconds),
         cmocka_unit_test(test_service_names_of_common_ports),
-        cmocka_unit_test(test_zeek_originator_from_history),
         cmocka_unit_test(test_csv_quotes_fields_as_rfc4180),
         cmocka_unit_test(test_set_stops_conn_at_first_error_but_finishes_every_sink),
         cmocka_unit_test(test_ip_str_formats_v4_and_v6),
