@@ -12,7 +12,8 @@
  * from the analyzer (zeek_conn_state, zeek_history) is escaped anyway.  The
  * tests parse every line with json-c's tokener.
  *
- * A file target is written in place (consumers may tail it); "-" is stdout.
+ * Every target is written in place, never renamed (consumers may tail a
+ * file; a device, FIFO or /dev/fd/N is a stream); "-" is stdout.
  * A reader that goes away (`| head -1`) ends the run quietly with
  * SINK_EPIPE: SIGPIPE is held off around our writes, so the cli need not
  * ignore it.
@@ -328,18 +329,56 @@ static const struct sink_ops json_ops = {
     .destroy = js_destroy,
 };
 
+/*
+ * The descriptor to write path's NDJSON to: a copy of a named descriptor,
+ * an in-place open of a device or FIFO, or a new (or, with force,
+ * truncated) regular file.  Returns the fd (own: close it at the end), or
+ * negative with err.
+ */
+static int json_open_fd(const char *path, bool force, char err[TCBS_ERRLEN])
+{
+    enum sink_target kind;
+    int fd = sink_path_fd(path), rc;
+
+    if (fd >= 0) {
+        /* /dev/stdout, /dev/fd/N: that descriptor itself, never a new open
+         * (which would write from offset 0 of a file opened by `>>`). */
+        int dup = sink_fault() ? (errno = EIO, -1) : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (dup < 0) {
+            rc = -errno;
+            snprintf(err, TCBS_ERRLEN, "%s: cannot write: %s", path,
+                     errno == EBADF ? "no such open descriptor" : strerror(errno));
+            return rc;
+        }
+        return dup;
+    }
+    if ((rc = sink_target_check(path, force, &kind, err)) != 0)
+        return rc;
+    int flags = O_WRONLY | O_CLOEXEC;
+    if (kind != SINK_TARGET_STREAM) /* a device or FIFO: no create, no truncate */
+        flags |= O_CREAT | (force ? O_TRUNC : O_EXCL);
+    fd = sink_fault() ? (errno = EIO, -1) : open(path, flags, 0666);
+    if (fd < 0) {
+        rc = -errno;
+        if (errno == EEXIST)
+            snprintf(err, TCBS_ERRLEN, "%s exists (use --force to overwrite)", path);
+        else
+            snprintf(err, TCBS_ERRLEN, "%s: cannot %s: %s", path,
+                     kind == SINK_TARGET_STREAM ? "open" : "create", strerror(errno));
+        return rc;
+    }
+    return fd;
+}
+
 int sink_json_open(struct sink **out, const char *path, bool force, char err[TCBS_ERRLEN])
 {
     struct json_sink *s;
     bool to_stdout;
     struct stat st;
-    int rc;
 
     assert(out != NULL && path != NULL);
     *out = NULL;
     to_stdout = strcmp(path, "-") == 0;
-    if (!to_stdout && (rc = sink_target_check(path, force, err)) != 0)
-        return rc;
     s = sink_malloc(sizeof(*s));
     if (s == NULL) {
         snprintf(err, TCBS_ERRLEN, "%s: out of memory", path);
@@ -360,17 +399,14 @@ int sink_json_open(struct sink **out, const char *path, bool force, char err[TCB
         fflush(stdout); /* anything printed before us goes first */
         s->fd = STDOUT_FILENO;
     } else {
-        int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (force ? O_TRUNC : O_EXCL);
-        s->fd = sink_fault() ? (errno = EIO, -1) : open(path, flags, 0666);
-        if (s->fd < 0) {
-            rc = -errno;
-            if (errno == EEXIST)
-                snprintf(err, TCBS_ERRLEN, "%s exists (use --force to overwrite)", path);
-            else
-                snprintf(err, TCBS_ERRLEN, "%s: cannot create: %s", path, strerror(errno));
+        int fd = json_open_fd(path, force, err);
+        if (fd < 0) {
             js_destroy(&s->base);
-            return rc;
+            return fd;
         }
+        if (sink_path_fd(path) == STDOUT_FILENO)
+            fflush(stdout);
+        s->fd = fd;
         s->own_fd = true;
     }
     if (fstat(s->fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
