@@ -178,6 +178,20 @@ static int parse_analyze(int argc, char **argv, struct analyze_opts *o, bool *he
     return 0;
 }
 
+/*
+ * Tests only: TCBSCOPE_FAULT_THREAD=N makes the Nth thread start of the run
+ * fail (see pipeline_cfg.fail_thread_start); unset or not a number: none.
+ */
+static unsigned fault_thread_start(void)
+{
+    const char *v = getenv("TCBSCOPE_FAULT_THREAD");
+    char *end;
+    if (v == NULL || *v == '\0')
+        return 0;
+    unsigned long n = strtoul(v, &end, 10);
+    return *end == '\0' && n <= UINT32_MAX ? (unsigned)n : 0;
+}
+
 static void on_input_error(const char *msg)
 {
     cli_error("%s", msg);
@@ -272,6 +286,7 @@ int cli_analyze(int argc, char **argv, const char *cmdline)
         .on_frame = cli_progress_tick,
         .on_input_error = on_input_error,
         .on_linktype = warn_linktype,
+        .fail_thread_start = fault_thread_start(),
     };
     struct pipeline *pl = pipeline_new(&pc);
     struct tcb_output out = pl ? pipeline_engine_output(pl) : (struct tcb_output){0};
@@ -286,8 +301,12 @@ int cli_analyze(int argc, char **argv, const char *cmdline)
     if (!o.quiet && isatty(STDERR_FILENO))
         cli_progress_start(rd, pl);
     struct pipeline_result res = {0};
-    (void)pipeline_run(pl, rd, tcb, &res);
+    int prc = pipeline_run(pl, rd, tcb, &res);
     cli_progress_stop();
+    if (prc < 0)
+        cli_warning("could not start a thread (%s); the run went on with fewer threads, same "
+                    "results",
+                    strerror(-prc));
 
     int status = res.input_status;
     size_t nf;
