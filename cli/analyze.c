@@ -258,7 +258,7 @@ int cli_analyze(int argc, char **argv, const char *cmdline)
 
     struct timespec ts0;
     clock_gettime(CLOCK_REALTIME, &ts0);
-    if (dis_reader_open(&rd, files, nfiles, o.filter, on_reader_warning, NULL, err) < 0) {
+    if ((rc = dis_reader_open(&rd, files, nfiles, o.filter, on_reader_warning, NULL, err)) < 0) {
         if (interrupted) {
             cli_error("interrupted before any frame was read; nothing written");
             sink_set_destroy(&set);
@@ -266,7 +266,7 @@ int cli_analyze(int argc, char **argv, const char *cmdline)
         }
         cli_error("%s", err);
         sink_set_destroy(&set);
-        return o.filter && strstr(err, "filter") ? CLI_EXIT_USAGE : CLI_EXIT_INPUT;
+        return rc == DIS_EFILTER ? CLI_EXIT_USAGE : CLI_EXIT_INPUT;
     }
     /* Two groups when the SQLite sink has company: it is the slowest, and
      * with 3 threads each group gets a thread.  The groups only borrow the
@@ -332,7 +332,14 @@ int cli_analyze(int argc, char **argv, const char *cmdline)
         return 0;
     }
     const char *conn_err = groups[res.out_group].err;
-    if (res.out_rc) {
+    if (res.out_rc && res.engine_failed) {
+        /* Not the outputs' fault: the analysis itself ran out of memory. */
+        char nb[32];
+        cli_error("out of memory analysing connections after %s frames: connections finished "
+                  "before are written, the open ones are lost (--max-connections bounds memory)",
+                  cli_num(res.ds.frames, nb));
+        status = CLI_EXIT_INPUT;
+    } else if (res.out_rc) {
         cli_error("%s", conn_err[0] ? conn_err : "out of memory");
         status = CLI_EXIT_OUTPUT;
     }

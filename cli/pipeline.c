@@ -388,6 +388,7 @@ static void result(struct pipeline *pl, struct pipeline_result *res)
             return;
         }
     }
+    res->engine_failed = res->out_rc != 0;
 }
 
 int pipeline_run(struct pipeline *pl, struct dis_reader *rd, struct tcb_table *tcb,

@@ -45,6 +45,7 @@ struct pipeline_result {
     int input_status;   /* 0, or 2 when some input file could not be read */
     int out_rc;         /* 0, or the engine/sink return that stopped the run */
     int out_group;      /* with out_rc: the sink group it came from (0 for the engine) */
+    bool engine_failed; /* with out_rc: no sink failed, the analysis did (-ENOMEM) */
     struct dis_stats ds;
 };
 

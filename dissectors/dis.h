@@ -201,13 +201,17 @@ struct dis_reader;
  * compiled per link type (pcapng files may mix them).  The file names must
  * outlive the reader.  Files are opened one after another as the stream
  * reaches them, so an error in a later file comes from dis_reader_next().
- * Returns 0 and *out, or a negative value with a one-line message in err
- * (bad filter: the message names the filter problem; unreadable first file:
- * the message names the file).
+ * Returns 0 and *out, or a negative value with a one-line message in err:
+ * DIS_EFILTER when the filter does not compile (the message names the
+ * filter problem), else a negative errno (-ENOMEM, or the first file's
+ * errors as dis_reader_next() lists them; the message names the file).
  * The filter is copied; it is compiled here for EN10MB, so a syntax error is
  * "invalid filter 'EXPR': <libpcap's reason>".  nfiles may be 0 (an empty
  * stream).  The first file is opened here, later ones by dis_reader_next().
  */
+/* dis_reader_open(): the BPF filter does not compile (a usage error, not an errno). */
+#define DIS_EFILTER (-0x10000)
+
 int dis_reader_open(struct dis_reader **out, const char *const *files, size_t nfiles,
                     const char *filter, dis_warn_fn warn, void *warn_ctx, char err[TCBS_ERRLEN]);
 

@@ -262,6 +262,56 @@ def invalid_filter():
 
 
 @test
+def exit_status_by_kind_not_by_message():
+    # A missing capture is an input error even when a filter is given and the
+    # file name says "filter"; a bad filter is a usage error whatever the file.
+    one_line_error(run("analyze", "-q", "-f", "tcp", tmp("no-such-filter.pcap")), 2,
+                   "no-such-filter.pcap")
+    one_line_error(run("analyze", "-q", "-f", "tcp and", tmp("no-such-filter.pcap")), 1,
+                   "tcp and")
+    one_line_error(run("analyze", "-q", "-f", "filter", sample("ipv4-basic.pcap")), 1, "filter")
+
+
+def write_syns(path, n):
+    """n SYNs of n distinct tuples (RAW IPv4), one microsecond apart: n live connections."""
+    with open(path, "wb") as f:
+        f.write(pcap_header(101))
+        for i in range(n):
+            ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 0, 0x4000, 64, 6, 0,
+                             struct.pack("!I", (10 << 24) + i), bytes([192, 0, 2, 1]))
+            tcp = struct.pack("!HHIIBBHHH", 1024 + i % 60000, 80, i, 0, 0x50, 0x02, 64240, 0, 0)
+            f.write(struct.pack("<IIII", 1700000000, i % 1000000, 40, 40) + ip + tcp)
+
+
+@test
+def engine_out_of_memory_is_not_an_output_error():
+    import resource
+    limit = 96 << 20  # address space: far below what 150,000 live connections need
+
+    def capped():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    probe = subprocess.run([TCBSCOPE, "--version"], preexec_fn=capped, capture_output=True)
+    if probe.returncode != 0:
+        raise Skip("this build cannot run under an address-space limit (sanitizer shadow memory)")
+    cap = tmp("syn150k.pcap")
+    write_syns(cap, 150000)
+    js = tmp("oom.json")
+    for threads in ("1", "2"):
+        if os.path.exists(js):
+            os.unlink(js)
+        r = subprocess.run([TCBSCOPE, "analyze", "-q", cap, "--threads", threads, "--json", js],
+                           preexec_fn=capped, capture_output=True, text=True, timeout=120)
+        one_line_error(r, 2, "out of memory", "--max-connections")
+        assert "output" not in r.stderr and "write" not in r.stderr, r.stderr
+        assert os.path.exists(js), "the NDJSON file was not kept"
+    # Control: the same run, memory bounded by --max-connections, fits the limit.
+    r = subprocess.run([TCBSCOPE, "analyze", "-q", cap, "--max-connections", "1000"],
+                       preexec_fn=capped, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stderr == "", r
+
+
+@test
 def unwritable_outputs():
     one_line_error(run("analyze", "-q", sample("ipv4-basic.pcap"), "--db",
                        tmp("no/such/dir/x.db")), 3, "x.db")
