@@ -34,13 +34,15 @@ static void on_reader_warning(void *ctx, const char *msg)
 }
 
 static const char analyze_usage[] =
-    "usage: tcbscope analyze [options] CAPTURE...\n"
+    "usage: tcbscope analyze [options] CAPTURE...   (or -r CAPTURE, as in tcpdump)\n"
     "\n"
     "Read pcap/pcapng captures (\"-\" = standard input) as one stream and rebuild\n"
     "every TCP connection's per-endpoint RFC 9293 state, its timeline and how it\n"
     "opened and closed.\n"
     "\n"
     "options:\n"
+    "  -r, --read CAPTURE     a capture to read, as tcpdump -r (repeatable; read in\n"
+    "                         command-line order with the other CAPTUREs)\n"
     "  -f, --filter EXPR      BPF filter (tcpdump syntax) applied to every frame\n"
     "      --db FILE          write an SQLite database (refuses an existing FILE)\n"
     "      --json FILE|-      write NDJSON, one connection per line (- = stdout)\n"
@@ -76,6 +78,8 @@ static bool parse_seconds(const char *s, uint64_t *ns)
 }
 
 struct analyze_opts {
+    const char **files; /* the captures in command-line order (argv strings) */
+    size_t nfiles;
     const char *filter, *db, *json;
     bool force, quiet, verify;
     int threads; /* 0 = choose */
@@ -95,11 +99,12 @@ static void warn_linktype(int linktype)
     cli_warning("link type %d is not supported; its frames are counted and skipped", linktype);
 }
 
-/* Fill *o (captures start at optind); 0, or the exit status of a usage error. */
+/* Fill *o (o->files has room for argc names); 0, or the exit status of a usage error. */
 static int parse_analyze(int argc, char **argv, struct analyze_opts *o, bool *help)
 {
     static const struct option longopts[] = {
         {"filter", required_argument, NULL, 'f'},
+        {"read", required_argument, NULL, 'r'},
         {"db", required_argument, NULL, 'D'},
         {"json", required_argument, NULL, 'J'},
         {"force", no_argument, NULL, 'F'},
@@ -117,9 +122,13 @@ static int parse_analyze(int argc, char **argv, struct analyze_opts *o, bool *he
     int c;
     opterr = 0;
     optind = 1;
-    /* GNU permutation: options may follow the capture names. */
-    while ((c = getopt_long(argc, argv, ":f:qh", longopts, NULL)) != -1) {
+    /* Options may follow the capture names; "-" first in optstring hands
+     * every capture name over in place (code 1), so that "a -r b c" keeps
+     * the order a, b, c. */
+    while ((c = getopt_long(argc, argv, "-:f:r:qh", longopts, NULL)) != -1) {
         switch (c) {
+        case 1:
+        case 'r': o->files[o->nfiles++] = optarg; break;
         case 'f': o->filter = optarg; break;
         case 'D': o->db = optarg; break;
         case 'J': o->json = optarg; break;
@@ -173,7 +182,9 @@ static int parse_analyze(int argc, char **argv, struct analyze_opts *o, bool *he
             return cli_usage_error("analyze", "unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (optind >= argc)
+    while (optind < argc) /* after "--" */
+        o->files[o->nfiles++] = argv[optind++];
+    if (o->nfiles == 0)
         return cli_usage_error("analyze", "analyze needs at least one capture file");
     return 0;
 }
@@ -197,9 +208,24 @@ static void on_input_error(const char *msg)
     cli_error("%s", msg);
 }
 
+static int analyze_main(int argc, char **argv, const char *cmdline, const char **files);
+
 int cli_analyze(int argc, char **argv, const char *cmdline)
 {
-    struct analyze_opts o = {0};
+    const char **files = malloc((size_t)argc * sizeof(*files));
+    if (!files) {
+        cli_error("out of memory");
+        return CLI_EXIT_INPUT;
+    }
+    int rc = analyze_main(argc, argv, cmdline, files);
+    free(files);
+    return rc;
+}
+
+/* The command, its captures collected into files (room for argc names). */
+static int analyze_main(int argc, char **argv, const char *cmdline, const char **files)
+{
+    struct analyze_opts o = {.files = files};
     bool help = false;
     tcb_config_default(&o.tcb);
     int rc = parse_analyze(argc, argv, &o, &help);
@@ -209,8 +235,6 @@ int cli_analyze(int argc, char **argv, const char *cmdline)
         fputs(analyze_usage, stdout);
         return 0;
     }
-    const char *const *files = (const char *const *)&argv[optind];
-    size_t nfiles = (size_t)(argc - optind);
     bool json_stdout = o.json && strcmp(o.json, "-") == 0;
 
     char err[TCBS_ERRLEN] = "";
@@ -258,7 +282,7 @@ int cli_analyze(int argc, char **argv, const char *cmdline)
 
     struct timespec ts0;
     clock_gettime(CLOCK_REALTIME, &ts0);
-    if ((rc = dis_reader_open(&rd, files, nfiles, o.filter, on_reader_warning, NULL, err)) < 0) {
+    if ((rc = dis_reader_open(&rd, o.files, o.nfiles, o.filter, on_reader_warning, NULL, err)) < 0) {
         if (interrupted) {
             cli_error("interrupted before any frame was read; nothing written");
             sink_set_destroy(&set);
@@ -320,6 +344,7 @@ int cli_analyze(int argc, char **argv, const char *cmdline)
         .dis = &res.ds,
         .tcb = tcb_table_stats(tcb),
         .interrupted = interrupted != 0,
+        .filter = o.filter,
     };
     if (res.out_rc == SINK_EPIPE) {
         /* The reader of our standard output went away (| head): stop quietly,

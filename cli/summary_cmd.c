@@ -191,7 +191,7 @@ static int render(struct sink_db *db, const char *path, size_t top)
     size_t nrows[SINK_DB_GROUP_COUNT] = {0}, nskips = 0, nlat = 0, nsrv = 0;
     uint64_t *lat = NULL;
     struct sink_db_server *srv = NULL;
-    int64_t frames = 0, files = 0, interrupted = 0;
+    int64_t frames = 0, matched = -1, files = 0, interrupted = 0;
     int status = CLI_EXIT_INPUT;
 
     cli_style_init(&c.st, cli_color_ok(stdout));
@@ -201,6 +201,7 @@ static int render(struct sink_db *db, const char *path, size_t top)
     if (sink_db_handshake_ns(db, &lat, &nlat, err) < 0 || sink_db_servers(db, &srv, &nsrv, err) < 0 ||
         sink_db_run_ints(db, "skipped.", &skips, &nskips, err) < 0 ||
         sink_db_run_int(db, "frames", &frames, err) < 0 ||
+        sink_db_run_int(db, "frames_matched", &matched, err) < 0 ||
         sink_db_run_int(db, "files", &files, err) < 0 ||
         sink_db_run_int(db, "interrupted", &interrupted, err) < 0)
         goto fail;
@@ -212,6 +213,11 @@ static int render(struct sink_db *db, const char *path, size_t top)
     fprintf(c.out, "  %s connection%s from %s frame%s in %s capture file%s\n",
             cli_num(c.total, b1), c.total == 1 ? "" : "s", cli_num((uint64_t)frames, b2),
             frames == 1 ? "" : "s", cli_num((uint64_t)files, b3), files == 1 ? "" : "s");
+    if (matched >= 0 && matched != frames) /* a filter: the counts below are of these */
+        fprintf(c.out, "  %s frame%s matched the filter\n", cli_num((uint64_t)matched, b1),
+                matched == 1 ? "" : "s");
+    else
+        matched = frames;
     if (interrupted)
         fprintf(c.out, "  %sthe run was interrupted: results cover what was read%s\n", c.st.yellow,
                 c.st.reset);
@@ -238,7 +244,7 @@ static int render(struct sink_db *db, const char *path, size_t top)
         if (skips[i].count)
             fprintf(c.out, "  %-*s %12s  %5.1f%%\n", (int)w, skips[i].key,
                     cli_num((uint64_t)skips[i].count, b1),
-                    frames ? 100.0 * (double)skips[i].count / (double)frames : 0.0);
+                    matched ? 100.0 * (double)skips[i].count / (double)matched : 0.0);
     if (!skipped)
         fprintf(c.out, "  (none)\n");
     status = 0;

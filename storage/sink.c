@@ -98,6 +98,15 @@ void sink_set_destroy(struct sink_set *set)
     set->count = 0;
 }
 
+uint64_t sink_run_frames_read(const struct sink_run_info *run)
+{
+    uint64_t n = 0;
+
+    for (size_t i = 0; run->files != NULL && i < run->file_count; i++)
+        n += run->files[i].frames;
+    return n;
+}
+
 const char *sink_ip_str(uint8_t version, const uint8_t addr[16], char *buf, size_t len)
 {
     int af = version == 6 ? AF_INET6 : AF_INET;

@@ -26,7 +26,12 @@ struct sink_run_info {
     const struct dis_stats *dis;
     const struct tcb_stats *tcb;
     bool interrupted;          /* Ctrl-C: results are what was analysed so far */
+    const char *filter;        /* the BPF filter (-f), NULL when none; dis counts only
+                                * the frames it passed, files[].frames every frame read */
 };
+
+/* Frames read over all files (before the filter): the sum of files[].frames. */
+uint64_t sink_run_frames_read(const struct sink_run_info *run);
 
 struct sink;
 

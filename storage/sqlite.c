@@ -626,7 +626,10 @@ static int write_run(struct sqlite_sink *s, const struct sink_run_info *run, sql
 
     if (run->dis != NULL) {
         const struct dis_stats *d = run->dis;
-        rc |= run_int(s, st, "frames", d->frames);
+        rc |= run_int(s, st, "frames", sink_run_frames_read(run));
+        rc |= run_int(s, st, "frames_matched", d->frames);
+        if (run->filter != NULL)
+            rc |= run_text(s, st, "filter", run->filter);
         rc |= run_int(s, st, "bytes", d->bytes);
         rc |= run_int(s, st, "ipv4", d->ipv4);
         rc |= run_int(s, st, "ipv6", d->ipv6);

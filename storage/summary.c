@@ -184,7 +184,10 @@ static void print_input(struct summary_sink *s, const struct sink_run_info *run)
     row(s, "files", run->file_count, 0);
     if (d == NULL)
         return;
-    row(s, "frames read", d->frames, 0);
+    uint64_t read = sink_run_frames_read(run);
+    row(s, "frames read", read, 0);
+    if (run->filter != NULL) /* the rows below count only these */
+        row(s, "frames matched (filter)", d->frames, read);
     row(s, "bytes captured", d->bytes, 0);
     row(s, "IPv4 packets", d->ipv4, d->frames);
     row(s, "IPv6 packets", d->ipv6, d->frames);

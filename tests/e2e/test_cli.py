@@ -116,7 +116,7 @@ def help_and_version():
         assert "exit status" in h.stdout
     opts = run("analyze", "--help").stdout
     for o in ("--filter", "--db", "--json", "--force", "--idle-timeout", "--time-wait",
-              "--verify-checksums", "--quiet", "--no-vlan-key", "--hash-seed"):
+              "--verify-checksums", "--quiet", "--no-vlan-key", "--hash-seed", "--read"):
         assert o in opts, o
     assert "--packets" in run("show", "--help").stdout
 
@@ -127,7 +127,7 @@ def man_page_describes_every_option():
     text = open(man).read().replace("\\-", "-")
     for o in ("--filter", "--db", "--json", "--force", "--idle-timeout", "--time-wait",
               "--verify-checksums", "--quiet", "--no-vlan-key", "--hash-seed", "--packets",
-              "--top", "--version", "--help", "NO_COLOR"):
+              "--top", "--version", "--help", "NO_COLOR", "--read"):
         assert o in text, o
     for code in ("130",):
         assert code in text
@@ -259,6 +259,77 @@ def unsupported_link_type_is_counted():
 def invalid_filter():
     one_line_error(run("analyze", "-q", "-f", "tcp port", sample("ipv4-basic.pcap")), 1,
                    "tcp port")
+
+
+def tshark_counts():
+    """file -> (frames, tcp_frames) from samples/tshark-counts.tsv."""
+    rows = [l.split("\t") for l in open(sample("tshark-counts.tsv")).read().splitlines()
+            if l and not l.startswith("#")]
+    head = rows[0]
+    return {r[0]: (int(r[head.index("frames")]), int(r[head.index("tcp_frames")]))
+            for r in rows[1:]}
+
+
+@test
+def file_without_command_suggests_analyze():
+    cap = tmp("trace.pcap")
+    shutil.copy(sample("ipv4-basic.pcap"), cap)
+    r = run("trace.pcap")
+    one_line_error(r, 1, "did you mean: tcbscope analyze trace.pcap")
+    assert r.stdout == ""
+    r = run("trace.pcap", "--db", "my run.db")
+    one_line_error(r, 1, "did you mean: tcbscope analyze trace.pcap --db 'my run.db'")
+    one_line_error(run("-r", "trace.pcap"), 1, "did you mean: tcbscope analyze -r trace.pcap")
+    assert not os.path.exists(tmp("my run.db"))
+    # A word that is no file stays an unknown command, with no guess.
+    r = run("nothere.pcap")
+    one_line_error(r, 1, "unknown command 'nothere.pcap'")
+    assert "did you mean" not in r.stderr
+
+
+@test
+def read_option_like_tcpdump():
+    counts = tshark_counts()
+    db = tmp("read-r.db")
+    # -r repeated and mixed with positional names: read in command-line order.
+    names = ["refused.pcap", "ipv4-basic.pcap", "null.pcap", "port-reuse.pcap"]
+    r = run("analyze", "-q", sample(names[0]), "-r", sample(names[1]), sample(names[2]),
+            "--read", sample(names[3]), "--db", db)
+    assert r.returncode == 0, r
+    con = sqlite3.connect(db)
+    got = con.execute("SELECT name, packets FROM captures ORDER BY file_index").fetchall()
+    assert got == [(sample(n), counts[n][0]) for n in names], got
+    r = run("analyze", "-q", "-r", sample("ipv4-basic.pcap"), "--json", "-")
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == len(expected_rows("ipv4-basic")), r
+    one_line_error(run("analyze", "-q", "-r"), 1, "-r")
+
+
+@test
+def filter_reports_frames_read_and_matched():
+    counts = tshark_counts()
+    v4, v6 = counts["ipv4-basic.pcap"][0], counts["ipv6-basic.pcap"][0]
+    db = tmp("filtered.db")
+    r = run("analyze", "-f", "ip6", sample("ipv4-basic.pcap"), "-r", sample("ipv6-basic.pcap"),
+            "--db", db)
+    assert r.returncode == 0, r
+    assert re.search(r"frames read\s+%d\b" % (v4 + v6), r.stdout), r.stdout
+    assert re.search(r"frames matched \(filter\)\s+%d\b" % v6, r.stdout), r.stdout
+    con = sqlite3.connect(db)
+    run_table = dict(con.execute("SELECT key, value FROM run"))
+    assert run_table["frames"] == v4 + v6 and run_table["frames_matched"] == v6, run_table
+    assert run_table["filter"] == "ip6", run_table
+    assert con.execute("SELECT count(*) FROM connections WHERE ip_version = 4").fetchone()[0] == 0
+    s = run("summary", db)
+    assert "from %d frames" % (v4 + v6) in s.stdout and "%d frames matched the filter" % v6 \
+        in s.stdout, s.stdout
+    # A filter that matches nothing: every frame was still read.
+    r = run("analyze", "-f", "port 9", sample("ipv4-basic.pcap"))
+    assert r.returncode == 0, r
+    assert re.search(r"frames read\s+%d\b" % v4, r.stdout), r.stdout
+    assert re.search(r"frames matched \(filter\)\s+0\b", r.stdout), r.stdout
+    # Without a filter there is no "matched" line.
+    r = run("analyze", sample("ipv4-basic.pcap"))
+    assert "matched" not in r.stdout and re.search(r"frames read\s+%d\b" % v4, r.stdout), r.stdout
 
 
 @test

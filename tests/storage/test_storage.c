@@ -309,8 +309,8 @@ static void run_fixture_init(struct run_fixture *f)
     f->files[0].linktypes[0] = DIS_LINKTYPE_EN10MB;
     f->files[0].linktypes[1] = DIS_LINKTYPE_LINUX_SLL2;
     f->files[0].linktype_count = 2;
-    f->files[0].frames = 1000;
-    f->files[0].frames_matched = 900;
+    f->files[0].frames = 1300000; /* read; the filter passed dis.frames of them */
+    f->files[0].frames_matched = 1234567;
     f->files[0].first_ns = 111;
     f->files[0].last_ns = 222;
     f->files[1].name = "b.pcap";
@@ -320,6 +320,7 @@ static void run_fixture_init(struct run_fixture *f)
     f->run.version = "9.9.9";
     f->run.command_line = "tcbscope analyze a.pcapng b.pcap --db x.db";
     f->run.start_unix_ns = 1700000000123456789ull;
+    f->run.filter = "tcp";
     f->run.files = f->files;
     f->run.file_count = 2;
     f->run.dis = &f->dis;
@@ -698,7 +699,10 @@ static void test_sqlite_run_and_captures_tables_describe_the_run(void **state)
                                 sizeof(buf)),
                         "2023-11-14T22:13:20.123456789Z");
     assert_int_equal(db_int(db, "SELECT value FROM run WHERE key = 'interrupted'"), 0);
-    assert_int_equal(db_int(db, "SELECT value FROM run WHERE key = 'frames'"), 1234567);
+    assert_int_equal(db_int(db, "SELECT value FROM run WHERE key = 'frames'"), 1300000);
+    assert_int_equal(db_int(db, "SELECT value FROM run WHERE key = 'frames_matched'"), 1234567);
+    assert_string_equal(db_text(db, "SELECT value FROM run WHERE key = 'filter'", buf, sizeof(buf)),
+                        "tcp");
     assert_int_equal(db_int(db, "SELECT value FROM run WHERE key = 'bytes'"), 987654321);
     assert_int_equal(db_int(db, "SELECT value FROM run WHERE key = 'ipv4'"), 1000000);
     assert_int_equal(db_int(db, "SELECT value FROM run WHERE key = 'ipv6'"), 200000);
@@ -729,7 +733,7 @@ static void test_sqlite_run_and_captures_tables_describe_the_run(void **state)
                                 "|| first_ns || '|' || last_ns || '|' || truncated "
                                 "FROM captures WHERE file_index = 0",
                                 buf, sizeof(buf)),
-                        "0|a.pcapng|pcapng|EN10MB,LINUX_SLL2|1000|900|111|222|0");
+                        "0|a.pcapng|pcapng|EN10MB,LINUX_SLL2|1300000|1234567|111|222|0");
     assert_string_equal(db_text(db,
                                 "SELECT name || '|' || format || '|' || link_types || '|' || "
                                 "quote(first_ns) || '|' || quote(last_ns) || '|' || truncated "
@@ -1742,7 +1746,8 @@ static void test_summary_reports_counts_and_latency_percentiles(void **state)
 
     assert_null(strstr(t, "INTERRUPTED"));
     assert_null(strchr(t, '\033'));
-    assert_line(t, "frames read", "1,234,567");
+    assert_line(t, "frames read", "1,300,000");
+    assert_line(t, "frames matched (filter)", "1,234,567");
     assert_line(t, "bytes captured", "987,654,321");
     assert_line(t, "IPv4 packets", "1,000,000");
     assert_line(t, "TCP segments", "1,100,000");
