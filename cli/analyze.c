@@ -235,7 +235,8 @@ static int analyze_main(int argc, char **argv, const char *cmdline, const char *
         fputs(analyze_usage, stdout);
         return 0;
     }
-    bool json_stdout = o.json && strcmp(o.json, "-") == 0;
+    /* NDJSON on standard output ("-" or /dev/stdout): the summary goes to stderr. */
+    bool json_stdout = o.json && (strcmp(o.json, "-") == 0 || sink_path_fd(o.json) == 1);
 
     char err[TCBS_ERRLEN] = "";
     struct sink_set set = {0};

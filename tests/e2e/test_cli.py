@@ -288,6 +288,17 @@ def file_without_command_suggests_analyze():
 
 
 @test
+def json_to_dev_stdout_is_like_dash():
+    dash = run("analyze", sample("ipv4-basic.pcap"), "--json", "-")
+    dev = run("analyze", sample("ipv4-basic.pcap"), "--json", "/dev/stdout")
+    assert dash.returncode == 0 and dev.returncode == 0, (dash, dev)
+    # NDJSON alone on stdout, the summary on stderr, in both spellings.
+    assert dev.stdout == dash.stdout and len(dev.stdout.splitlines()) == \
+        len(expected_rows("ipv4-basic")), dev.stdout
+    assert "frames read" in dev.stderr and "frames read" not in dev.stdout, dev
+
+
+@test
 def read_option_like_tcpdump():
     counts = tshark_counts()
     db = tmp("read-r.db")
