@@ -34,7 +34,7 @@ static void on_reader_warning(void *ctx, const char *msg)
 }
 
 static const char analyze_usage[] =
-    "usage: tcbscope analyze [options] CAPTURE...\n"
+    "usage: tcbscope analyze [options] CAPTURE...   (or -r CAPTURE, as in tcpdump)\n"
     "\n"
     "Read pcap/pcapng captures (\"-\" = standard input; gzip or zstd compressed;\n"
     "a directory = the captures in it) as one stream and rebuild every TCP\n"
@@ -42,6 +42,8 @@ static const char analyze_usage[] =
     "and closed.  Several captures are merged by timestamp, as mergecap does.\n"
     "\n"
     "options:\n"
+    "  -r, --read CAPTURE     a capture to read, as tcpdump -r (repeatable; read in\n"
+    "                         command-line order with the other CAPTUREs)\n"
     "  -f, --filter EXPR      BPF filter (tcpdump syntax) applied to every frame\n"
     "      --db FILE          write an SQLite database (refuses an existing FILE)\n"
     "      --json FILE|-      write NDJSON, one connection per line (- = stdout)\n"
@@ -82,6 +84,8 @@ static bool parse_seconds(const char *s, uint64_t *ns)
 }
 
 struct analyze_opts {
+    const char **files; /* the captures in command-line order (argv strings) */
+    size_t nfiles;
     const char *filter, *db, *json, *zeek, *csv;
     bool force, quiet, verify, as_given;
     int threads; /* 0 = choose */
@@ -120,11 +124,12 @@ static void warn_linktype(int linktype)
     cli_warning("link type %d is not supported; its frames are counted and skipped", linktype);
 }
 
-/* Fill *o (captures start at optind); 0, or the exit status of a usage error. */
+/* Fill *o (o->files has room for argc names); 0, or the exit status of a usage error. */
 static int parse_analyze(int argc, char **argv, struct analyze_opts *o, bool *help)
 {
     static const struct option longopts[] = {
         {"filter", required_argument, NULL, 'f'},
+        {"read", required_argument, NULL, 'r'},
         {"db", required_argument, NULL, 'D'},
         {"json", required_argument, NULL, 'J'},
         {"zeek", required_argument, NULL, 'Z'},
@@ -145,9 +150,13 @@ static int parse_analyze(int argc, char **argv, struct analyze_opts *o, bool *he
     int c;
     opterr = 0;
     optind = 1;
-    /* GNU permutation: options may follow the capture names. */
-    while ((c = getopt_long(argc, argv, ":f:qh", longopts, NULL)) != -1) {
+    /* Options may follow the capture names; "-" first in optstring hands
+     * every capture name over in place (code 1), so that "a -r b c" keeps
+     * the order a, b, c. */
+    while ((c = getopt_long(argc, argv, "-:f:r:qh", longopts, NULL)) != -1) {
         switch (c) {
+        case 1:
+        case 'r': o->files[o->nfiles++] = optarg; break;
         case 'f': o->filter = optarg; break;
         case 'D': o->db = optarg; break;
         case 'J': o->json = optarg; break;
@@ -204,9 +213,25 @@ static int parse_analyze(int argc, char **argv, struct analyze_opts *o, bool *he
             return cli_usage_error("analyze", "unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (optind >= argc)
+    while (optind < argc) /* after "--" */
+        o->files[o->nfiles++] = argv[optind++];
+    if (o->nfiles == 0)
         return cli_usage_error("analyze", "analyze needs at least one capture file");
     return 0;
+}
+
+/*
+ * Tests only: TCBSCOPE_FAULT_THREAD=N makes the Nth thread start of the run
+ * fail (see pipeline_cfg.fail_thread_start); unset or not a number: none.
+ */
+static unsigned fault_thread_start(void)
+{
+    const char *v = getenv("TCBSCOPE_FAULT_THREAD");
+    char *end;
+    if (v == NULL || *v == '\0')
+        return 0;
+    unsigned long n = strtoul(v, &end, 10);
+    return *end == '\0' && n <= UINT32_MAX ? (unsigned)n : 0;
 }
 
 static void on_input_error(const char *msg)
@@ -214,9 +239,24 @@ static void on_input_error(const char *msg)
     cli_error("%s", msg);
 }
 
+static int analyze_main(int argc, char **argv, const char *cmdline, const char **files);
+
 int cli_analyze(int argc, char **argv, const char *cmdline)
 {
-    struct analyze_opts o = {0};
+    const char **files = malloc((size_t)argc * sizeof(*files));
+    if (!files) {
+        cli_error("out of memory");
+        return CLI_EXIT_INPUT;
+    }
+    int rc = analyze_main(argc, argv, cmdline, files);
+    free(files);
+    return rc;
+}
+
+/* The command, its captures collected into files (room for argc names). */
+static int analyze_main(int argc, char **argv, const char *cmdline, const char **files)
+{
+    struct analyze_opts o = {.files = files};
     bool help = false;
     tcb_config_default(&o.tcb);
     int rc = parse_analyze(argc, argv, &o, &help);
@@ -226,15 +266,14 @@ int cli_analyze(int argc, char **argv, const char *cmdline)
         fputs(analyze_usage, stdout);
         return 0;
     }
-    const char *const *files = (const char *const *)&argv[optind];
-    size_t nfiles = (size_t)(argc - optind);
-    /* At most one output on stdout; the terminal summary then goes to stderr. */
+    /* At most one output on standard output ("-", /dev/stdout, /dev/fd/1); the
+     * terminal summary then goes to stderr. */
     const char *outs[] = {o.json, o.zeek, o.csv};
     int on_stdout = 0;
     for (size_t i = 0; i < sizeof(outs) / sizeof(outs[0]); i++)
-        on_stdout += outs[i] && strcmp(outs[i], "-") == 0;
+        on_stdout += outs[i] && (strcmp(outs[i], "-") == 0 || sink_path_fd(outs[i]) == 1);
     if (on_stdout > 1)
-        return cli_usage_error("analyze", "only one of --json, --zeek and --csv can be '-'");
+        return cli_usage_error("analyze", "only one of --json, --zeek and --csv can be standard output");
     bool any_stdout = on_stdout > 0;
 
     char err[TCBS_ERRLEN] = "";
@@ -287,7 +326,7 @@ int cli_analyze(int argc, char **argv, const char *cmdline)
 
     struct timespec ts0;
     clock_gettime(CLOCK_REALTIME, &ts0);
-    if (dis_reader_open(&rd, files, nfiles, o.filter, on_reader_warning, NULL, err) < 0) {
+    if ((rc = dis_reader_open(&rd, o.files, o.nfiles, o.filter, on_reader_warning, NULL, err)) < 0) {
         if (interrupted) {
             cli_error("interrupted before any frame was read; nothing written");
             sink_set_destroy(&set);
@@ -295,7 +334,7 @@ int cli_analyze(int argc, char **argv, const char *cmdline)
         }
         cli_error("%s", err);
         sink_set_destroy(&set);
-        return o.filter && strstr(err, "filter") ? CLI_EXIT_USAGE : CLI_EXIT_INPUT;
+        return rc == DIS_EFILTER ? CLI_EXIT_USAGE : CLI_EXIT_INPUT;
     }
     dis_reader_set_as_given(rd, o.as_given);
     /* Two groups when the SQLite sink has company: it is the slowest, and
@@ -316,6 +355,7 @@ int cli_analyze(int argc, char **argv, const char *cmdline)
         .on_frame = cli_progress_tick,
         .on_input_error = on_input_error,
         .on_linktype = warn_linktype,
+        .fail_thread_start = fault_thread_start(),
     };
     struct pipeline *pl = pipeline_new(&pc);
     struct tcb_output out = pl ? pipeline_engine_output(pl) : (struct tcb_output){0};
@@ -330,8 +370,12 @@ int cli_analyze(int argc, char **argv, const char *cmdline)
     if (!o.quiet && isatty(STDERR_FILENO))
         cli_progress_start(rd, pl);
     struct pipeline_result res = {0};
-    (void)pipeline_run(pl, rd, tcb, &res);
+    int prc = pipeline_run(pl, rd, tcb, &res);
     cli_progress_stop();
+    if (prc < 0)
+        cli_warning("could not start a thread (%s); the run went on with fewer threads, same "
+                    "results",
+                    strerror(-prc));
     warn_time(tcb_table_stats(tcb));
 
     int status = res.input_status;
@@ -351,6 +395,7 @@ int cli_analyze(int argc, char **argv, const char *cmdline)
         .as_given = o.as_given,
         .frame_map = map,
         .frame_map_count = nmap,
+        .filter = o.filter,
     };
     if (res.out_rc == SINK_EPIPE) {
         /* The reader of our standard output went away (| head): stop quietly,
@@ -363,7 +408,14 @@ int cli_analyze(int argc, char **argv, const char *cmdline)
         return 0;
     }
     const char *conn_err = groups[res.out_group].err;
-    if (res.out_rc) {
+    if (res.out_rc && res.engine_failed) {
+        /* Not the outputs' fault: the analysis itself ran out of memory. */
+        char nb[32];
+        cli_error("out of memory analysing connections after %s frames: connections finished "
+                  "before are written, the open ones are lost (--max-connections bounds memory)",
+                  cli_num(res.ds.frames, nb));
+        status = CLI_EXIT_INPUT;
+    } else if (res.out_rc) {
         cli_error("%s", conn_err[0] ? conn_err : "out of memory");
         status = CLI_EXIT_OUTPUT;
     }

@@ -10,6 +10,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli_int.h"
 #include "tcbscope_config.h"
@@ -55,6 +56,30 @@ static char *join_args(int argc, char **argv)
     return s;
 }
 
+/*
+ * `tcbscope trace.pcap ...`: the first word is no command but an existing
+ * file, so the user most likely meant analyze.  One line with the command
+ * they meant (words quoted for a shell where needed); returns CLI_EXIT_USAGE.
+ */
+static int suggest_analyze(int argc, char **argv)
+{
+    char line[1024];
+    size_t n = 0;
+    for (int i = 1; i < argc && n < sizeof(line); i++) {
+        bool plain = argv[i][0] != '\0' && strspn(argv[i], "abcdefghijklmnopqrstuvwxyz"
+                                                            "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                                            "-_./:=,+@%") == strlen(argv[i]);
+        int w = snprintf(line + n, sizeof(line) - n, plain ? " %s" : " '%s'", argv[i]);
+        if (w < 0)
+            break;
+        n += (size_t)w;
+    }
+    if (n >= sizeof(line)) /* too long to show whole: the file alone */
+        snprintf(line, sizeof(line), " %s ...", argv[1]);
+    cli_error("'%s' is not a command; did you mean: tcbscope analyze%s", argv[1], line);
+    return CLI_EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -80,11 +105,16 @@ int main(int argc, char **argv)
         return cli_summary(argc - 1, argv + 1);
     if (!strcmp(cmd, "show"))
         return cli_show(argc - 1, argv + 1);
+    if (!strcmp(cmd, "-r") && argc > 2) /* tcpdump -r habit */
+        return suggest_analyze(argc, argv);
     if (!strcmp(cmd, "list"))
         return cli_list(argc - 1, argv + 1);
     if (!strcmp(cmd, "report"))
         return cli_report(argc - 1, argv + 1);
     if (cmd[0] == '-')
         return cli_usage_error(NULL, "unknown option '%s'", cmd);
+    struct stat st;
+    if (stat(cmd, &st) == 0 && !S_ISDIR(st.st_mode))
+        return suggest_analyze(argc, argv);
     return cli_usage_error(NULL, "unknown command '%s'", cmd);
 }

@@ -19,6 +19,11 @@
  * through a free queue, so memory is bounded whatever the speed of each stage.
  * A stage that must stop (an output error) keeps draining its input queue
  * until the end marker, so no stage ever blocks on a full queue forever.
+ *
+ * A thread that cannot be started is not fatal: without a sink thread the
+ * engine writes to the sinks itself, without the engine thread the reading
+ * thread runs the engine too; the calls and their order stay the same, so
+ * the output does too.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -111,6 +116,8 @@ struct pipeline {
     atomic_int halt;        /* an output failed: stop reading */
     atomic_int sink_rc[NGROUPS]; /* each group's first error (3 threads) */
     int nthreads_out;       /* sink threads (3 threads: 1, or 2 with a second group) */
+    bool queued;            /* sink threads run: the engine's output goes to them */
+    unsigned starts;        /* thread starts so far (fault injection) */
     atomic_uint_fast64_t live;
     int out_rc;             /* engine side */
 };
@@ -204,10 +211,26 @@ static int pl_emit_queued(void *ctx, const struct tcb_conn_info *c)
     return 0;
 }
 
+/* The engine's one output: queued while sink threads run, else straight to the sinks. */
+static int pl_emit(void *ctx, const struct tcb_conn_info *c)
+{
+    struct pipeline *pl = ctx;
+    return pl->queued ? pl_emit_queued(pl, c) : pl_emit_direct(pl, c);
+}
+
 struct tcb_output pipeline_engine_output(struct pipeline *pl)
 {
-    struct tcb_output o = {pl, pl->cfg.threads >= 3 ? pl_emit_queued : pl_emit_direct};
+    struct tcb_output o = {pl, pl_emit};
     return o;
+}
+
+/* The batch being filled goes to the sink threads as the last one: they end after it. */
+static void conn_end(struct pipeline *pl)
+{
+    struct conn_batch *b = pl->cur_conn;
+    b->last = true;
+    hand_over(pl, b);
+    pl->cur_conn = NULL;
 }
 
 /* ------------------------------------------------------------------------
@@ -245,13 +268,8 @@ static void *engine_main(void *arg)
             break;
     }
     engine_end(pl);
-    if (pl->cfg.threads >= 3) {
-        /* Hand over what is left and the end marker. */
-        struct conn_batch *b = pl->cur_conn;
-        b->last = true;
-        hand_over(pl, b);
-        pl->cur_conn = NULL;
-    }
+    if (pl->queued)
+        conn_end(pl);
     return NULL;
 }
 
@@ -331,19 +349,30 @@ static bool read_frame(struct pipeline *pl, struct dis_reader *rd, struct pipeli
     }
 }
 
-static void run_single(struct pipeline *pl, struct dis_reader *rd, struct pipeline_result *res)
+/* Reading, decoding and the engine on the calling thread (sinks as pl_emit says). */
+static void run_inline(struct pipeline *pl, struct dis_reader *rd, struct pipeline_result *res)
 {
     struct dis_pkt p;
     uint32_t k = 0;
     while (read_frame(pl, rd, res, &p)) {
         pl->out_rc = p.frame ? tcb_packet(pl->tcb, &p) : tcb_advance(pl->tcb, p.ts_ns);
         if (pl->out_rc)
-            return;
+            break;
         if (++k % PKT_BATCH == 0)
             atomic_store_explicit(&pl->live, tcb_table_stats(pl->tcb)->live,
                                   memory_order_relaxed);
     }
     engine_end(pl);
+    if (pl->queued)
+        conn_end(pl);
+}
+
+/* pthread_create, except that the cfg.fail_thread_start-th start fails (tests). */
+static int start_thread(struct pipeline *pl, pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    if (pl->cfg.fail_thread_start && ++pl->starts == pl->cfg.fail_thread_start)
+        return EAGAIN;
+    return pthread_create(t, NULL, fn, arg);
 }
 
 /* The error that stopped the run: a sink group's first (group 0 before 1), else the engine's. */
@@ -359,72 +388,65 @@ static void result(struct pipeline *pl, struct pipeline_result *res)
             return;
         }
     }
+    res->engine_failed = res->out_rc != 0;
 }
 
 int pipeline_run(struct pipeline *pl, struct dis_reader *rd, struct tcb_table *tcb,
                  struct pipeline_result *res)
 {
-    pl->tcb = tcb;
-    if (pl->cfg.threads <= 1) {
-        run_single(pl, rd, res);
-        result(pl, res);
-        return 0;
-    }
     pthread_t eng, snk[NGROUPS];
     struct sink_thread st[NGROUPS] = {{pl, 0}, {pl, 1}};
-    int nsnk = 0;
+    int nsnk = 0, rc = 0, e;
+
+    pl->tcb = tcb;
     if (pl->cfg.threads >= 3) {
         pl->cur_conn = q_pop(&pl->conn_free);
         /* set before the threads start: they read it */
         pl->nthreads_out = pl->cfg.sinks[1].conn ? 2 : 1;
-        if (pthread_create(&snk[0], NULL, sink_main, &st[0]) != 0) {
-            /* Go on single-threaded: emit straight to the sinks. */
-            pl->cfg.threads = 1;
+        if ((e = start_thread(pl, &snk[0], sink_main, &st[0])) != 0) {
+            rc = -e; /* no sink thread: the engine writes to the sinks itself */
             q_push(&pl->conn_free, pl->cur_conn);
             pl->cur_conn = NULL;
-            run_single(pl, rd, res);
-            result(pl, res);
-            return -EAGAIN;
-        }
-        nsnk = 1;
-        if (pl->nthreads_out == 2) {
-            if (pthread_create(&snk[1], NULL, sink_main, &st[1]) == 0)
-                nsnk = 2;
-            else
-                pl->nthreads_out = 1; /* the first sink thread serves both groups */
+        } else {
+            nsnk = 1;
+            pl->queued = true;
+            if (pl->nthreads_out == 2) {
+                if ((e = start_thread(pl, &snk[1], sink_main, &st[1])) == 0) {
+                    nsnk = 2;
+                } else {
+                    rc = -e;
+                    pl->nthreads_out = 1; /* the first sink thread serves both groups */
+                }
+            }
         }
     }
-    if (pthread_create(&eng, NULL, engine_main, pl) != 0) {
+    e = pl->cfg.threads >= 2 ? start_thread(pl, &eng, engine_main, pl) : -1;
+    if (e == 0) {
         struct pkt_batch *b = q_pop(&pl->pkt_free);
         b->n = 0;
+        b->last = false;
+        for (;;) {
+            if (!read_frame(pl, rd, res, &b->p[b->n]))
+                break;
+            if (++b->n == PKT_BATCH) {
+                q_push(&pl->pkt_full, b);
+                b = q_pop(&pl->pkt_free);
+                b->n = 0;
+                b->last = false;
+            }
+        }
         b->last = true;
         q_push(&pl->pkt_full, b);
-        engine_main(pl); /* consumes the end marker at once, closes the sink queues */
-        for (int i = 0; i < nsnk; i++)
-            pthread_join(snk[i], NULL);
-        result(pl, res);
-        return -EAGAIN;
+        pthread_join(eng, NULL);
+    } else {
+        if (e > 0)
+            rc = -e; /* no engine thread: this one runs the engine too */
+        run_inline(pl, rd, res);
     }
-    struct pkt_batch *b = q_pop(&pl->pkt_free);
-    b->n = 0;
-    b->last = false;
-    for (;;) {
-        if (!read_frame(pl, rd, res, &b->p[b->n]))
-            break;
-        if (++b->n == PKT_BATCH) {
-            q_push(&pl->pkt_full, b);
-            b = q_pop(&pl->pkt_free);
-            b->n = 0;
-            b->last = false;
-        }
-    }
-    b->last = true;
-    q_push(&pl->pkt_full, b);
-    pthread_join(eng, NULL);
     for (int i = 0; i < nsnk; i++)
         pthread_join(snk[i], NULL);
     result(pl, res);
-    return 0;
+    return rc;
 }
 
 uint64_t pipeline_live(const struct pipeline *pl)

@@ -29,6 +29,10 @@ struct pipeline_cfg {
     void (*on_frame)(void);       /* once per frame, on the reader thread (progress) */
     void (*on_input_error)(const char *msg); /* a file could not be read (reader thread) */
     void (*on_linktype)(int linktype);       /* first frame of an unsupported link type */
+    /* Tests: the Nth thread start of the run fails as if pthread_create had
+     * (0 = never).  Starts come in this order: sink thread of group 0, of
+     * group 1 (both only with 3 threads), engine thread. */
+    unsigned fail_thread_start;
 };
 
 /* Returns NULL on ENOMEM.  cfg is copied. */
@@ -41,14 +45,16 @@ struct pipeline_result {
     int input_status;   /* 0, or 2 when some input file could not be read */
     int out_rc;         /* 0, or the engine/sink return that stopped the run */
     int out_group;      /* with out_rc: the sink group it came from (0 for the engine) */
+    bool engine_failed; /* with out_rc: no sink failed, the analysis did (-ENOMEM) */
     struct dis_stats ds;
 };
 
 /*
  * Read every frame of rd, decode, feed tcb (whose output must be
  * pipeline_engine_output(pl)), finish tcb.  Returns 0, or -errno when a
- * thread could not be started (the run then went on single-threaded: results
- * are still complete).
+ * thread could not be started: the run then went on with fewer threads (the
+ * engine writing to the sinks itself, or the reading thread running the
+ * engine) and its results are complete and the same.
  */
 int pipeline_run(struct pipeline *pl, struct dis_reader *rd, struct tcb_table *tcb,
                  struct pipeline_result *res);

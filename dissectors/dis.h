@@ -312,10 +312,13 @@ struct dis_reader;
  * Nothing is opened here but directories: every problem with a file (missing,
  * not a capture, bad header) is an error from dis_reader_next() naming it,
  * and the other files are still read.  Returns 0 and *out, or a negative
- * value with a one-line message in err: -ENOMEM, -EINVAL for a bad filter
- * ("invalid filter 'EXPR': <libpcap's reason>"; compiled here for EN10MB),
- * -E2BIG past DIS_MAX_FILES captures.  nfiles may be 0 (an empty stream).
+ * value with a one-line message in err: -ENOMEM, DIS_EFILTER for a bad
+ * filter ("invalid filter 'EXPR': <libpcap's reason>"; compiled here for
+ * EN10MB), -E2BIG past DIS_MAX_FILES captures.  nfiles may be 0 (an empty stream).
  */
+/* dis_reader_open(): the BPF filter does not compile (a usage error, not an errno). */
+#define DIS_EFILTER (-0x10000)
+
 int dis_reader_open(struct dis_reader **out, const char *const *files, size_t nfiles,
                     const char *filter, dis_warn_fn warn, void *warn_ctx, char err[TCBS_ERRLEN]);
 

@@ -1178,7 +1178,7 @@ int dis_reader_open(struct dis_reader **out, const char *const *files, size_t nf
         if (rc < 0 || !p->ok) {
             rd_err(err, "invalid filter '%s': %s", filter, msg);
             dis_reader_close(r);
-            return rc < 0 ? rc : -EINVAL;
+            return rc < 0 ? rc : DIS_EFILTER;
         }
         r->nprogs = 1;
     }

@@ -666,9 +666,16 @@ static int db_summary_data(struct sink_db *db, struct sink_summary_data *d, char
     if ((rc = sink_db_time_span(db, &d->first_ns, &d->last_ns, err)) < 0)
         return rc;
     d->have_times = rc > 0;
-    if ((rc = run_u64(db, "frames", &d->frames, err)) < 0)
+    if ((rc = run_u64(db, "frames", &d->frames_read, err)) < 0)
         return rc;
     d->have_input = rc > 0;
+    d->frames = d->frames_read;
+    if ((rc = run_u64(db, "frames_matched", &d->frames, err)) < 0)
+        return rc;
+    char filter[8];
+    if ((rc = sink_db_run_text(db, "filter", filter, sizeof(filter), err)) < 0)
+        return rc;
+    d->filtered = rc > 0;
     if ((rc = run_u64(db, "files", &d->files, err)) < 0 ||
         (rc = run_u64(db, "interrupted", &interrupted, err)) < 0 ||
         (rc = run_u64(db, "bytes", &d->bytes, err)) < 0 ||

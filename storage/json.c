@@ -12,7 +12,8 @@
  * from the analyzer (zeek_conn_state, zeek_history) is escaped anyway.  The
  * tests parse every line with json-c's tokener.
  *
- * A file target is written in place (consumers may tail it); "-" is stdout.
+ * Every target is written in place, never renamed (consumers may tail a
+ * file; a device, FIFO or /dev/fd/N is a stream); "-" is stdout.
  * A reader that goes away (`| head -1`) ends the run quietly with
  * SINK_EPIPE: SIGPIPE is held off around our writes, so the cli need not
  * ignore it (the file, buffer and pipe handling is outfile.c's).
@@ -194,6 +195,7 @@ static const struct sink_ops json_ops = {
     .finish = sink_stream_finish,
     .destroy = sink_stream_destroy,
 };
+
 
 int sink_json_open(struct sink **out, const char *path, bool force, char err[TCBS_ERRLEN])
 {

@@ -130,19 +130,56 @@ int sink_out_printf(struct sink_out *o, char err[TCBS_ERRLEN], const char *fmt, 
     return 0;
 }
 
+/*
+ * The descriptor to write path to: /dev/stdout and /dev/fd/N are that
+ * descriptor itself (a dup: never a new open, which would write from offset
+ * 0 of a file opened by `>>`); a device or FIFO is opened in place, without
+ * creating or truncating; a regular file is created (refused when it exists,
+ * unless force).  Negative errno with err on failure.
+ */
+static int sink_out_open_fd(const char *path, bool force, char err[TCBS_ERRLEN])
+{
+    enum sink_target kind;
+    int fd = sink_path_fd(path), rc;
+
+    if (fd >= 0) {
+        int dup = sink_fault() ? (errno = EIO, -1) : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (dup < 0) {
+            rc = -errno;
+            snprintf(err, TCBS_ERRLEN, "%s: cannot write: %s", path,
+                     errno == EBADF ? "no such open descriptor" : strerror(errno));
+            return rc;
+        }
+        return dup;
+    }
+    if ((rc = sink_target_check(path, force, &kind, err)) != 0)
+        return rc;
+    int flags = O_WRONLY | O_CLOEXEC;
+    if (kind != SINK_TARGET_STREAM) /* a device or FIFO: no create, no truncate */
+        flags |= O_CREAT | (force ? O_TRUNC : O_EXCL);
+    fd = sink_fault() ? (errno = EIO, -1) : open(path, flags, 0666);
+    if (fd < 0) {
+        rc = -errno;
+        if (errno == EEXIST)
+            snprintf(err, TCBS_ERRLEN, "%s exists (use --force to overwrite)", path);
+        else
+            snprintf(err, TCBS_ERRLEN, "%s: cannot %s: %s", path,
+                     kind == SINK_TARGET_STREAM ? "open" : "create", strerror(errno));
+        return rc;
+    }
+    return fd;
+}
+
 int sink_out_open(struct sink_out *o, const char *path, bool force, size_t bufsize,
                   char err[TCBS_ERRLEN])
 {
     bool to_stdout;
     struct stat st;
-    int rc;
 
     assert(o != NULL && path != NULL && bufsize > 0);
     memset(o, 0, sizeof(*o));
     o->fd = -1;
     to_stdout = strcmp(path, "-") == 0;
-    if (!to_stdout && (rc = sink_target_check(path, force, err)) != 0)
-        return rc;
     o->name = strdup(to_stdout ? "stdout" : path);
     o->buf = sink_malloc(bufsize);
     o->cap = bufsize;
@@ -155,17 +192,14 @@ int sink_out_open(struct sink_out *o, const char *path, bool force, size_t bufsi
         fflush(stdout); /* anything printed before us goes first */
         o->fd = STDOUT_FILENO;
     } else {
-        int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (force ? O_TRUNC : O_EXCL);
-        o->fd = sink_fault() ? (errno = EIO, -1) : open(path, flags, 0666);
-        if (o->fd < 0) {
-            rc = -errno;
-            if (errno == EEXIST)
-                snprintf(err, TCBS_ERRLEN, "%s exists (use --force to overwrite)", path);
-            else
-                snprintf(err, TCBS_ERRLEN, "%s: cannot create: %s", path, strerror(errno));
+        int fd = sink_out_open_fd(path, force, err);
+        if (fd < 0) {
             sink_out_free(o);
-            return rc;
+            return fd;
         }
+        if (sink_path_fd(path) == STDOUT_FILENO)
+            fflush(stdout); /* anything printed before us goes first */
+        o->fd = fd;
         o->own_fd = true;
     }
     if (fstat(o->fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))

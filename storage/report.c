@@ -757,7 +757,7 @@ static int render_close(FILE *o, const struct sink_report *r, bool is_stdout)
 int sink_report_write(const struct sink_report *r, const char *path, bool force,
                       char err[TCBS_ERRLEN])
 {
-    struct stat sb;
+    enum sink_target kind;
     int rc;
 
     if (strcmp(path, "-") == 0) {
@@ -769,10 +769,10 @@ int sink_report_write(const struct sink_report *r, const char *path, bool force,
             snprintf(err, TCBS_ERRLEN, "standard output: %s", strerror(-rc));
         return rc;
     }
-    if ((rc = sink_target_check(path, force, err)) != 0)
+    if ((rc = sink_target_check(path, force, &kind, err)) != 0)
         return rc;
-    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
-        /* A device or FIFO (--force): written in place, never renamed over. */
+    if (kind == SINK_TARGET_STREAM) {
+        /* A device or FIFO: written in place, never renamed over. */
         FILE *o = fopen(path, "w");
         if (o == NULL) {
             rc = -errno;
@@ -809,7 +809,9 @@ int sink_report_write(const struct sink_report *r, const char *path, bool force,
         errno = 0;
         if ((rc = render_close(o, r, false)) < 0)
             snprintf(err, TCBS_ERRLEN, "%s: cannot write report: %s", path, strerror(-rc));
-        else if (rename(tmp, path) != 0) {
+        else if ((rc = sink_target_regular(path, err)) < 0)
+            ; /* it became something else meanwhile: never rename over it */
+        else if ((rc = rename(tmp, path)) != 0) {
             rc = -errno;
             snprintf(err, TCBS_ERRLEN, "%s: cannot rename %s into place: %s", path, tmp,
                      strerror(errno));

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,15 @@ void sink_set_destroy(struct sink_set *set)
         set->sinks[i] = NULL;
     }
     set->count = 0;
+}
+
+uint64_t sink_run_frames_read(const struct sink_run_info *run)
+{
+    uint64_t n = 0;
+
+    for (size_t i = 0; run->files != NULL && i < run->file_count; i++)
+        n += run->files[i].frames;
+    return n;
 }
 
 const char *sink_ip_str(uint8_t version, const uint8_t addr[16], char *buf, size_t len)
@@ -266,21 +276,90 @@ void sink_conn_row_fill(struct sink_conn_row *row, const struct tcb_conn_info *c
     put_opt(&v[SINK_COL_tunnel_id], h & TCB_HAVE_TUNNEL_ID, c->tunnel_id);
 }
 
-int sink_target_check(const char *path, bool force, char err[TCBS_ERRLEN])
+/* What a file type is called in messages. */
+static const char *mode_name(mode_t m)
+{
+    if (S_ISDIR(m))
+        return "a directory";
+    if (S_ISCHR(m))
+        return "a character device";
+    if (S_ISBLK(m))
+        return "a block device";
+    if (S_ISFIFO(m))
+        return "a FIFO (pipe)";
+    if (S_ISSOCK(m))
+        return "a socket";
+    if (S_ISLNK(m))
+        return "a symbolic link";
+    return "not a regular file";
+}
+
+int sink_path_fd(const char *path)
+{
+    static const char *const std[] = {"/dev/stdin", "/dev/stdout", "/dev/stderr"};
+    static const char *const dirs[] = {"/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/"};
+    const char *num = NULL;
+
+    for (int i = 0; i < 3; i++)
+        if (strcmp(path, std[i]) == 0)
+            return i;
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]) && num == NULL; i++)
+        if (strncmp(path, dirs[i], strlen(dirs[i])) == 0)
+            num = path + strlen(dirs[i]);
+    if (num == NULL || *num < '0' || *num > '9')
+        return -1;
+    char *end;
+    errno = 0;
+    long fd = strtol(num, &end, 10);
+    if (errno != 0 || *end != '\0' || fd > INT_MAX)
+        return -1;
+    return (int)fd;
+}
+
+int sink_target_check(const char *path, bool force, enum sink_target *kind, char err[TCBS_ERRLEN])
 {
     struct stat st;
 
-    if (stat(path, &st) != 0)
+    *kind = SINK_TARGET_ABSENT;
+    if (stat(path, &st) != 0) {
+        if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+            snprintf(err, TCBS_ERRLEN, "%s: a symbolic link to nothing; give the file itself", path);
+            return -ENOENT;
+        }
         return 0; /* absent (or unreachable: creating it will say why) */
+    }
     if (S_ISDIR(st.st_mode)) {
         snprintf(err, TCBS_ERRLEN, "%s: is a directory", path);
         return -EISDIR;
     }
-    if (!force) {
-        snprintf(err, TCBS_ERRLEN, "%s exists (use --force to overwrite)", path);
-        return -EEXIST;
+    if (S_ISREG(st.st_mode)) {
+        *kind = SINK_TARGET_FILE;
+        if (!force) {
+            snprintf(err, TCBS_ERRLEN, "%s exists (use --force to overwrite)", path);
+            return -EEXIST;
+        }
+        return 0;
     }
+    if (S_ISBLK(st.st_mode) || S_ISSOCK(st.st_mode)) {
+        snprintf(err, TCBS_ERRLEN, "%s: is %s; refusing to write to it", path,
+                 mode_name(st.st_mode));
+        return -EINVAL;
+    }
+    *kind = SINK_TARGET_STREAM; /* character device or FIFO: written in place */
+    snprintf(err, TCBS_ERRLEN, "%s: is %s", path, mode_name(st.st_mode));
     return 0;
+}
+
+int sink_target_regular(const char *path, char err[TCBS_ERRLEN])
+{
+    struct stat st;
+
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (S_ISREG(st.st_mode))
+        return 1;
+    snprintf(err, TCBS_ERRLEN, "%s is now %s", path, mode_name(st.st_mode));
+    return -EINVAL;
 }
 
 const char *sink_fmt_count(uint64_t v, char buf[32])

@@ -31,7 +31,12 @@ struct sink_run_info {
      * consecutive frames from one file (dis_reader_frame_map()); may be NULL. */
     const struct dis_frame_run *frame_map;
     size_t frame_map_count;
+    const char *filter;        /* the BPF filter (-f), NULL when none; dis counts only
+                                * the frames it passed, files[].frames every frame read */
 };
+
+/* Frames read over all files (before the filter): the sum of files[].frames. */
+uint64_t sink_run_frames_read(const struct sink_run_info *run);
 
 struct sink;
 
@@ -62,8 +67,16 @@ struct sink *sink_summary_new(FILE *out, bool color);
 
 /*
  * SQLite database at `path`, written to a temporary file beside it and
- * renamed into place by finish().  An existing `path` is refused unless
- * force.  Returns 0 and *out, or negative with err.
+ * renamed into place by finish().  An existing regular file is refused
+ * unless force; anything else that exists (device, FIFO, socket,
+ * directory) and a descriptor name (/dev/stdout, /dev/fd/N: see
+ * sink_path_fd()) is refused always (-EINVAL, -EISDIR), so nothing but a
+ * regular file is ever replaced.  A symbolic link to a regular file is
+ * followed: the database replaces the file it points to (built beside
+ * that file), the link stays.  finish() checks again right before the
+ * rename: when the target is then no longer a regular file (or appeared
+ * without force), nothing is renamed and the error names the temporary
+ * file, which is kept.  Returns 0 and *out, or negative with err.
  */
 int sink_sqlite_open(struct sink **out, const char *path, bool force, char err[TCBS_ERRLEN]);
 
@@ -72,7 +85,13 @@ int sink_sqlite_open(struct sink **out, const char *path, bool force, char err[T
 
 /*
  * NDJSON: one object per connection per line, to `path` ("-" = stdout),
- * written as connections finish.  Returns 0 and *out, or negative with err.
+ * written as connections finish.  A regular file is created (an existing
+ * one refused unless force, then truncated); a character device or a FIFO
+ * is opened and written in place, no force needed; a descriptor name
+ * (/dev/stdout, /dev/fd/N, see sink_path_fd()) writes to that descriptor
+ * (a copy of it), whatever it is; a directory, block device or socket path
+ * is refused.  Nothing is ever renamed.  Returns 0 and *out, or negative
+ * with err.
  */
 int sink_json_open(struct sink **out, const char *path, bool force, char err[TCBS_ERRLEN]);
 
@@ -114,6 +133,14 @@ int sink_set_finish(struct sink_set *set, const struct sink_run_info *run);
 
 /* destroy() every sink and empty the set. */
 void sink_set_destroy(struct sink_set *set);
+
+/*
+ * The descriptor an output path names: /dev/stdin, /dev/stdout and
+ * /dev/stderr (0, 1, 2), /dev/fd/N, /proc/self/fd/N and
+ * /proc/thread-self/fd/N (N); -1 for any other path.  Only the spelling is
+ * looked at, not the file system.
+ */
+int sink_path_fd(const char *path);
 
 /* Text form of an address (inet_ntop) into buf (at least 46 bytes). */
 const char *sink_ip_str(uint8_t version, const uint8_t addr[16], char *buf, size_t len);

@@ -4,7 +4,7 @@
  * Owns: the one column list of a connection record that both the SQLite
  * `connections` table and the NDJSON keys are made from (so the two cannot
  * disagree), the vocabularies behind the CHECK constraints, the shared
- * "refuse an existing target" rule, and the fault-injection hook through
+ * rules for output paths (refuse an existing file, what a path names), and the fault-injection hook through
  * which tests fail an allocation or a write at call N.
  *
  * Leaves to others: the output formats themselves (sqlite.c, json.c,
@@ -154,12 +154,31 @@ struct sink_conn_row {
 /* Fill *row from *c (NULLs from the have bits).  No allocation. */
 void sink_conn_row_fill(struct sink_conn_row *row, const struct tcb_conn_info *c);
 
+/* What an output path names, as sink_target_check() found it. */
+enum sink_target {
+    SINK_TARGET_ABSENT, /* nothing yet (or unreachable: creating it will say why) */
+    SINK_TARGET_FILE,   /* a regular file, or a symbolic link to one */
+    SINK_TARGET_STREAM, /* a character device or a FIFO (/dev/null, mkfifo, >(...)) */
+};
+
 /*
- * Refuse an existing `path` unless force, and refuse a directory always.
- * Returns 0, or -EEXIST / -EISDIR with "PATH exists (use --force to
- * overwrite)" / "PATH: is a directory" in err.
+ * Check an output path before anything is written, following symbolic
+ * links.  Refused always: a directory (-EISDIR, "PATH: is a directory"), a
+ * block device or a socket (-EINVAL), a symbolic link to nothing (-ENOENT);
+ * an existing regular file unless force (-EEXIST, "PATH exists (use --force
+ * to overwrite)").  Returns 0 and *kind, or negative with a one-line err.
+ * Whether a stream is acceptable is the sink's decision: for one, err
+ * describes it ("PATH: is a character device") for a sink that refuses it.
  */
-int sink_target_check(const char *path, bool force, char err[TCBS_ERRLEN]);
+int sink_target_check(const char *path, bool force, enum sink_target *kind,
+                      char err[TCBS_ERRLEN]);
+
+/*
+ * Right before a rename over path: 1 when path (not following a symbolic
+ * link) is a regular file, 0 when it does not exist, else negative with
+ * "PATH is now a FIFO (pipe)" (or the like) in err.
+ */
+int sink_target_regular(const char *path, char err[TCBS_ERRLEN]);
 
 /* ".NAME.tmp-XXXXXX" in the directory of path (a mkstemp() template),
  * sink_malloc'd (caller frees); NULL on ENOMEM. */
@@ -205,7 +224,9 @@ struct sink_summary_data {
     bool interrupted;
     bool have_input; /* the decoder counters below are known */
     bool have_times; /* first_ns/last_ns: of the frames read */
-    uint64_t files, frames, bytes, ipv4_pkts, ipv6_pkts, tcp_segments;
+    uint64_t files, frames, bytes, ipv4_pkts, ipv6_pkts, tcp_segments; /* frames: analysed */
+    uint64_t frames_read; /* before the BPF filter */
+    bool filtered;        /* a filter was given: frames = the frames it matched */
     uint64_t bad_ip_csum, bad_tcp_csum;
     uint64_t first_ns, last_ns;
     struct sink_db_count *links, *skips, *anom; /* link type name, skip reason, anomaly kind */

@@ -7,7 +7,9 @@
  * directory, so the final rename is atomic) with journalling and syncing
  * off in one long transaction: a half-written file is never visible under
  * the target name, and a failed or abandoned run leaves an existing target
- * untouched.  Secondary indexes are built once at the end (faster than
+ * untouched.  Only a regular file is ever renamed over: a device, FIFO,
+ * socket, directory or descriptor name (/dev/stdout) is refused at open and
+ * checked for again right before the rename.  Secondary indexes are built once at the end (faster than
  * maintaining them row by row).
  *
  * Leaves to others: what the values mean (analyzer/), choosing the path and
@@ -60,8 +62,10 @@ struct batch_ref {
 struct sqlite_sink {
     struct sink base;
     sqlite3 *db;
-    char *path; /* target */
+    char *path; /* target: the file renamed over (a symbolic link resolved) */
     char *tmp;  /* temporary file beside it; NULL once renamed */
+    bool force; /* a regular file appearing at path during the run may be replaced */
+    bool keep_tmp; /* the target changed during the run: the database stays in tmp */
     sqlite3_stmt *ins[BATCH_KINDS]; /* INSERT INTO table SELECT * FROM its batch */
     int failed; /* sticky: the first error, repeated by every later call */
     char failmsg[TCBS_ERRLEN];
@@ -623,7 +627,10 @@ static int write_run(struct sqlite_sink *s, const struct sink_run_info *run, sql
 
     if (run->dis != NULL) {
         const struct dis_stats *d = run->dis;
-        rc |= run_int(s, st, "frames", d->frames);
+        rc |= run_int(s, st, "frames", sink_run_frames_read(run));
+        rc |= run_int(s, st, "frames_matched", d->frames);
+        if (run->filter != NULL)
+            rc |= run_text(s, st, "filter", run->filter);
         rc |= run_int(s, st, "bytes", d->bytes);
         rc |= run_int(s, st, "ipv4", d->ipv4);
         rc |= run_int(s, st, "ipv6", d->ipv6);
@@ -765,6 +772,18 @@ static int sq_finish(struct sink *base, const struct sink_run_info *run, char er
     if (sqlite3_close(s->db) != SQLITE_OK)
         return fail_db(s, err, "close");
     s->db = NULL;
+    /* Never rename over anything but a regular file, nor (without force)
+     * over one that appeared since open: check again right before. */
+    char why[TCBS_ERRLEN];
+    rc = sink_target_regular(s->path, why);
+    if (rc == 1 && !s->force) {
+        snprintf(why, sizeof(why), "%s appeared during the run", s->path);
+        rc = -EEXIST;
+    }
+    if (rc < 0) {
+        s->keep_tmp = true;
+        return fail(s, rc, err, "%s; not replaced, the database is in %s", why, s->tmp);
+    }
     errno = EIO; /* what an injected fault reports */
     if (sink_fault() || rename(s->tmp, s->path) != 0)
         return fail(s, -errno, err, "%s: cannot rename %s into place: %s", s->path, s->tmp,
@@ -784,7 +803,7 @@ static void sq_destroy(struct sink *base)
     finalize_all(s);
     if (s->db != NULL)
         sqlite3_close(s->db);
-    if (s->tmp != NULL)
+    if (s->tmp != NULL && !s->keep_tmp)
         unlink(s->tmp); /* never renamed: the target stays as it was */
     free(s->tmp);
     free(s->path);
@@ -801,17 +820,38 @@ static const struct sink_ops sqlite_ops = {
     .destroy = sq_destroy,
 };
 
+/* Is path itself a symbolic link? */
+static bool is_symlink(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+}
+
 int sink_sqlite_open(struct sink **out, const char *path, bool force, char err[TCBS_ERRLEN])
 {
     struct sqlite_sink *s;
     struct sbuf schema = {0};
+    enum sink_target kind;
     int fd, rc;
     mode_t um;
 
     assert(out != NULL && path != NULL);
     *out = NULL;
-    if ((rc = sink_target_check(path, force, err)) != 0)
+    if (sink_path_fd(path) >= 0) {
+        snprintf(err, TCBS_ERRLEN,
+                 "%s: names a file descriptor; a database is written to a file and renamed into "
+                 "place, give a file name",
+                 path);
+        return -EINVAL;
+    }
+    if ((rc = sink_target_check(path, force, &kind, err)) != 0)
         return rc;
+    if (kind == SINK_TARGET_STREAM) {
+        /* err describes it: "/dev/null: is a character device" */
+        size_t n = strlen(err);
+        snprintf(err + n, TCBS_ERRLEN - n, "; a database only ever replaces a regular file");
+        return -EINVAL;
+    }
     s = sink_malloc(sizeof(*s));
     if (s == NULL) {
         snprintf(err, TCBS_ERRLEN, "%s: out of memory", path);
@@ -819,8 +859,10 @@ int sink_sqlite_open(struct sink **out, const char *path, bool force, char err[T
     }
     memset(s, 0, sizeof(*s));
     s->base.ops = &sqlite_ops;
-    s->path = strdup(path);
-    s->tmp = sink_temp_name(path);
+    s->force = force;
+    /* A symbolic link to a file: replace the file, beside it, keep the link. */
+    s->path = kind == SINK_TARGET_FILE && is_symlink(path) ? realpath(path, NULL) : strdup(path);
+    s->tmp = s->path != NULL ? sink_temp_name(s->path) : NULL;
     s->crow = sink_malloc(BATCH_CONNS * sizeof(*s->crow));
     s->trow = sink_malloc(BATCH_TRANSITIONS * sizeof(*s->trow));
     s->arow = sink_malloc(BATCH_ANOMALIES * sizeof(*s->arow));

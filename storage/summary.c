@@ -220,7 +220,9 @@ static void input_section(struct sum_out *c, const struct sink_summary_data *d)
 {
     uint64_t f = d->frames;
     heading(c, "Input");
-    count_line(c, LABEL_W, "frames read", f, 0, false);
+    count_line(c, LABEL_W, "frames read", d->frames_read, 0, false);
+    if (d->filtered) /* the rows below count only these */
+        count_line(c, LABEL_W, "frames matched (filter)", f, d->frames_read, true);
     count_line(c, LABEL_W, "bytes captured", d->bytes, 0, false);
     count_line(c, LABEL_W, "IPv4 packets", d->ipv4_pkts, f, true);
     count_line(c, LABEL_W, "IPv6 packets", d->ipv6_pkts, f, true);
@@ -250,8 +252,8 @@ void sink_summary_render(FILE *out, bool color, const char *title,
         c.st = (struct sum_style){"", "", "", "", ""};
     fprintf(out, "%s%s%s\n", c.st.bold, title, c.st.reset);
     fprintf(out, "  %s connection%s from %s frame%s in %s capture file%s\n",
-            sink_fmt_count(d->conns, b1), d->conns == 1 ? "" : "s", sink_fmt_count(d->frames, b2),
-            d->frames == 1 ? "" : "s", sink_fmt_count(d->files, b3), d->files == 1 ? "" : "s");
+            sink_fmt_count(d->conns, b1), d->conns == 1 ? "" : "s",
+            sink_fmt_count(d->frames_read, b2), d->frames_read == 1 ? "" : "s", sink_fmt_count(d->files, b3), d->files == 1 ? "" : "s");
     if (d->have_times)
         fprintf(out, "  captured %s to %s\n", sink_fmt_rfc3339(d->first_ns, t1),
                 sink_fmt_rfc3339(d->last_ns, t2));
@@ -508,6 +510,8 @@ static int live_data(struct summary_sink *s, const struct sink_run_info *run,
     if (ds != NULL) {
         d->have_input = true;
         d->frames = ds->frames;
+        d->frames_read = run->files != NULL ? sink_run_frames_read(run) : ds->frames;
+        d->filtered = run->filter != NULL;
         d->bytes = ds->bytes;
         d->ipv4_pkts = ds->ipv4;
         d->ipv6_pkts = ds->ipv6;

@@ -4,7 +4,7 @@
  *
  * Each test feeds a crafted segment sequence and checks conn_state, history
  * and the originator.  Expected values come from Zeek's baselines (the trace
- * named in the comment, see shared/conformance/zeek/expected.tsv) or, where no
+ * named in the comment, see tests/zeek/expected.tsv) or, where no
  * baseline covers a case (S2, S3, W, I, Q), from the rules of Zeek's
  * conn_state() and history documentation; never from our own output.
  */

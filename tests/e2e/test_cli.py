@@ -106,7 +106,8 @@ def help_and_version():
         assert "exit status" in h.stdout
     opts = run("analyze", "--help").stdout
     for o in ("--filter", "--db", "--json", "--force", "--idle-timeout", "--time-wait",
-              "--verify-checksums", "--quiet", "--no-vlan-key", "--hash-seed", "--zeek", "--csv"):
+              "--verify-checksums", "--quiet", "--no-vlan-key", "--hash-seed", "--zeek", "--csv",
+              "--read"):
         assert o in opts, o
     assert "--packets" in run("show", "--help").stdout
     for o in ("--server", "--port", "--state", "--open-kind", "--min-handshake-ms", "--limit"):
@@ -120,7 +121,7 @@ def man_page_describes_every_option():
     for o in ("--filter", "--db", "--json", "--force", "--idle-timeout", "--time-wait",
               "--verify-checksums", "--quiet", "--no-vlan-key", "--hash-seed", "--packets",
               "--top", "--version", "--help", "NO_COLOR", "--zeek", "--csv", "--server",
-              "--port", "--state", "--open-kind", "--min-handshake-ms", "--limit"):
+              "--port", "--state", "--open-kind", "--min-handshake-ms", "--limit", "--read"):
         assert o in text, o
     for code in ("130",):
         assert code in text
@@ -252,6 +253,140 @@ def unsupported_link_type_is_counted():
 def invalid_filter():
     one_line_error(run("analyze", "-q", "-f", "tcp port", sample("ipv4-basic.pcap")), 1,
                    "tcp port")
+
+
+def tshark_counts():
+    """file -> (frames, tcp_frames) from samples/tshark-counts.tsv."""
+    rows = [l.split("\t") for l in open(sample("tshark-counts.tsv")).read().splitlines()
+            if l and not l.startswith("#")]
+    head = rows[0]
+    return {r[0]: (int(r[head.index("frames")]), int(r[head.index("tcp_frames")]))
+            for r in rows[1:]}
+
+
+@test
+def file_without_command_suggests_analyze():
+    cap = tmp("trace.pcap")
+    shutil.copy(sample("ipv4-basic.pcap"), cap)
+    r = run("trace.pcap")
+    one_line_error(r, 1, "did you mean: tcbscope analyze trace.pcap")
+    assert r.stdout == ""
+    r = run("trace.pcap", "--db", "my run.db")
+    one_line_error(r, 1, "did you mean: tcbscope analyze trace.pcap --db 'my run.db'")
+    one_line_error(run("-r", "trace.pcap"), 1, "did you mean: tcbscope analyze -r trace.pcap")
+    assert not os.path.exists(tmp("my run.db"))
+    # A word that is no file stays an unknown command, with no guess.
+    r = run("nothere.pcap")
+    one_line_error(r, 1, "unknown command 'nothere.pcap'")
+    assert "did you mean" not in r.stderr
+
+
+@test
+def json_to_dev_stdout_is_like_dash():
+    dash = run("analyze", sample("ipv4-basic.pcap"), "--json", "-")
+    dev = run("analyze", sample("ipv4-basic.pcap"), "--json", "/dev/stdout")
+    assert dash.returncode == 0 and dev.returncode == 0, (dash, dev)
+    # NDJSON alone on stdout, the summary on stderr, in both spellings.
+    assert dev.stdout == dash.stdout and len(dev.stdout.splitlines()) == \
+        len(expected_rows("ipv4-basic")), dev.stdout
+    assert "frames read" in dev.stderr and "frames read" not in dev.stdout, dev
+
+
+@test
+def read_option_like_tcpdump():
+    counts = tshark_counts()
+    db = tmp("read-r.db")
+    # -r repeated and mixed with positional names: read in command-line order.
+    names = ["refused.pcap", "ipv4-basic.pcap", "null.pcap", "port-reuse.pcap"]
+    r = run("analyze", "-q", sample(names[0]), "-r", sample(names[1]), sample(names[2]),
+            "--read", sample(names[3]), "--db", db)
+    assert r.returncode == 0, r
+    con = sqlite3.connect(db)
+    got = con.execute("SELECT name, packets FROM captures ORDER BY file_index").fetchall()
+    assert got == [(sample(n), counts[n][0]) for n in names], got
+    r = run("analyze", "-q", "-r", sample("ipv4-basic.pcap"), "--json", "-")
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == len(expected_rows("ipv4-basic")), r
+    one_line_error(run("analyze", "-q", "-r"), 1, "-r")
+
+
+@test
+def filter_reports_frames_read_and_matched():
+    counts = tshark_counts()
+    v4, v6 = counts["ipv4-basic.pcap"][0], counts["ipv6-basic.pcap"][0]
+    db = tmp("filtered.db")
+    r = run("analyze", "-f", "ip6", sample("ipv4-basic.pcap"), "-r", sample("ipv6-basic.pcap"),
+            "--db", db)
+    assert r.returncode == 0, r
+    assert re.search(r"frames read\s+%d\b" % (v4 + v6), r.stdout), r.stdout
+    assert re.search(r"frames matched \(filter\)\s+%d\b" % v6, r.stdout), r.stdout
+    con = sqlite3.connect(db)
+    run_table = dict(con.execute("SELECT key, value FROM run"))
+    assert run_table["frames"] == v4 + v6 and run_table["frames_matched"] == v6, run_table
+    assert run_table["filter"] == "ip6", run_table
+    assert con.execute("SELECT count(*) FROM connections WHERE ip_version = 4").fetchone()[0] == 0
+    s = run("summary", db)
+    # The database's summary is the live one (one renderer): the same two lines.
+    assert "from %d frames" % (v4 + v6) in s.stdout, s.stdout
+    assert re.search(r"frames read\s+%d\b" % (v4 + v6), s.stdout), s.stdout
+    assert re.search(r"frames matched \(filter\)\s+%d\b" % v6, s.stdout), s.stdout
+    # A filter that matches nothing: every frame was still read.
+    r = run("analyze", "-f", "port 9", sample("ipv4-basic.pcap"))
+    assert r.returncode == 0, r
+    assert re.search(r"frames read\s+%d\b" % v4, r.stdout), r.stdout
+    assert re.search(r"frames matched \(filter\)\s+0\b", r.stdout), r.stdout
+    # Without a filter there is no "matched" line.
+    r = run("analyze", sample("ipv4-basic.pcap"))
+    assert "matched" not in r.stdout and re.search(r"frames read\s+%d\b" % v4, r.stdout), r.stdout
+
+
+@test
+def exit_status_by_kind_not_by_message():
+    # A missing capture is an input error even when a filter is given and the
+    # file name says "filter"; a bad filter is a usage error whatever the file.
+    one_line_error(run("analyze", "-q", "-f", "tcp", tmp("no-such-filter.pcap")), 2,
+                   "no-such-filter.pcap")
+    one_line_error(run("analyze", "-q", "-f", "tcp and", tmp("no-such-filter.pcap")), 1,
+                   "tcp and")
+    one_line_error(run("analyze", "-q", "-f", "filter", sample("ipv4-basic.pcap")), 1, "filter")
+
+
+def write_syns(path, n):
+    """n SYNs of n distinct tuples (RAW IPv4), one microsecond apart: n live connections."""
+    with open(path, "wb") as f:
+        f.write(pcap_header(101))
+        for i in range(n):
+            ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 0, 0x4000, 64, 6, 0,
+                             struct.pack("!I", (10 << 24) + i), bytes([192, 0, 2, 1]))
+            tcp = struct.pack("!HHIIBBHHH", 1024 + i % 60000, 80, i, 0, 0x50, 0x02, 64240, 0, 0)
+            f.write(struct.pack("<IIII", 1700000000, i % 1000000, 40, 40) + ip + tcp)
+
+
+@test
+def engine_out_of_memory_is_not_an_output_error():
+    import resource
+    limit = 96 << 20  # address space: far below what 150,000 live connections need
+
+    def capped():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    probe = subprocess.run([TCBSCOPE, "--version"], preexec_fn=capped, capture_output=True)
+    if probe.returncode != 0:
+        raise Skip("this build cannot run under an address-space limit (sanitizer shadow memory)")
+    cap = tmp("syn150k.pcap")
+    write_syns(cap, 150000)
+    js = tmp("oom.json")
+    for threads in ("1", "2"):
+        if os.path.exists(js):
+            os.unlink(js)
+        r = subprocess.run([TCBSCOPE, "analyze", "-q", cap, "--threads", threads, "--json", js],
+                           preexec_fn=capped, capture_output=True, text=True, timeout=120)
+        one_line_error(r, 2, "out of memory", "--max-connections")
+        assert "output" not in r.stderr and "write" not in r.stderr, r.stderr
+        assert os.path.exists(js), "the NDJSON file was not kept"
+    # Control: the same run, memory bounded by --max-connections, fits the limit.
+    r = subprocess.run([TCBSCOPE, "analyze", "-q", cap, "--max-connections", "1000"],
+                       preexec_fn=capped, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stderr == "", r
 
 
 @test

@@ -5,6 +5,9 @@ with Zeek's own baselines (CONFORMANCE_DIR/expected.tsv).
 usage: zeek_conformance.py TCBSCOPE_BINARY CONFORMANCE_DIR [--report FILE]
                            [--min-percent P] [--known-diffs FILE]
 
+CONFORMANCE_DIR is the vendored set, tests/zeek (README.md there says where
+it comes from).  Every trace must first have the sha256 sources.tsv gives
+(a trace changed by a checkout, e.g. line-ending conversion, fails the run).
 For every trace in expected.tsv, runs
     TCBSCOPE_BINARY analyze TRACE --json - --quiet [--verify-checksums]
 (--verify-checksums exactly for the traces whose `checksums` column in
@@ -27,6 +30,7 @@ information only.  Python 3 standard library only.
 
 import argparse
 import csv
+import hashlib
 import ipaddress
 import json
 import os
@@ -69,6 +73,22 @@ def load_sources(conf_dir):
             cols.add(c)
         out[r["trace"]] = (r.get("checksums", "").strip().startswith("validated"), cols)
     return out
+
+
+def bad_traces(conf_dir):
+    """Traces whose bytes are not the ones sources.tsv names (sha256), or missing."""
+    bad = []
+    for r in read_tsv(os.path.join(conf_dir, "sources.tsv")):
+        path = os.path.join(conf_dir, "traces", r["trace"])
+        try:
+            with open(path, "rb") as f:
+                digest = hashlib.sha256(f.read()).hexdigest()
+        except OSError as e:
+            bad.append("%s: %s" % (r["trace"], e.strerror))
+            continue
+        if digest != r.get("sha256"):
+            bad.append("%s: sha256 %s, sources.tsv says %s" % (r["trace"], digest, r.get("sha256")))
+    return bad
 
 
 def load_known(path):
@@ -161,6 +181,11 @@ def main(argv=None):
     expected = read_tsv(os.path.join(args.conformance_dir, "expected.tsv"))
     sources = load_sources(args.conformance_dir)
     known = load_known(args.known_diffs)
+    bad = bad_traces(args.conformance_dir)
+    if bad or not expected:
+        for b in bad or ["no expected rows in %s" % args.conformance_dir]:
+            print("FAIL trace set: %s" % b)
+        return 1
 
     traces = []
     for r in expected:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the libFuzzer targets with clang in build-fuzz and run each built
 # tests/fuzz/fuzz_* target for SECONDS seconds on a seed corpus made from the
-# captures of samples/ and ../shared/conformance/zeek/traces/: fuzz_dissect
+# captures of samples/ and tests/zeek/traces/: fuzz_dissect
 # gets one seed per frame (seeds.py), every other target the small capture
 # files themselves; each also gets its tests/fuzz/regressions/TARGET-* files.
 # Exits non-zero when a target crashes, leaks or times out; the crash input is
@@ -31,7 +31,7 @@ fi
 corpus=$dir/fuzz-corpus
 mkdir -p "$corpus" "$dir/fuzz-artifacts"
 caps=()
-for d in samples ../shared/conformance/zeek/traces; do
+for d in samples tests/zeek/traces; do
     [ -d "$d" ] || continue
     while IFS= read -r -d '' f; do caps+=("$f"); done \
         < <(find "$d" -type f \( -name '*.pcap' -o -name '*.pcapng' -o -name '*.cap' \) -print0)

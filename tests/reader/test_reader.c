@@ -1493,7 +1493,7 @@ static void test_huge_claimed_block_is_not_allocated(void **state)
 static void test_bad_filter_syntax_is_one_line_at_open(void **state)
 {
     struct got g;
-    assert_int_equal(read_one(small_pcap("f.pcap", 1), "tcp port", &g), -EINVAL);
+    assert_int_equal(read_one(small_pcap("f.pcap", 1), "tcp port", &g), DIS_EFILTER);
     assert_string_equal(g.err[0], "invalid filter 'tcp port': can't parse filter expression: "
                                   "syntax error");
 }

@@ -351,8 +351,8 @@ static void run_fixture_init(struct run_fixture *f)
     f->files[0].linktypes[0] = DIS_LINKTYPE_EN10MB;
     f->files[0].linktypes[1] = DIS_LINKTYPE_LINUX_SLL2;
     f->files[0].linktype_count = 2;
-    f->files[0].frames = 1000;
-    f->files[0].frames_matched = 900;
+    f->files[0].frames = 1300000; /* read; the filter passed dis.frames of them */
+    f->files[0].frames_matched = 1234567;
     f->files[0].first_ns = 111;
     f->files[0].last_ns = 222;
     f->files[1].name = "b.pcap";
@@ -362,6 +362,7 @@ static void run_fixture_init(struct run_fixture *f)
     f->run.version = "9.9.9";
     f->run.command_line = "tcbscope analyze a.pcapng b.pcap --db x.db";
     f->run.start_unix_ns = 1700000000123456789ull;
+    f->run.filter = "tcp";
     f->run.files = f->files;
     f->run.file_count = 2;
     f->run.dis = &f->dis;
@@ -742,7 +743,10 @@ static void test_sqlite_run_and_captures_tables_describe_the_run(void **state)
                                 sizeof(buf)),
                         "2023-11-14T22:13:20.123456789Z");
     assert_int_equal(db_int(db, "SELECT value FROM run WHERE key = 'interrupted'"), 0);
-    assert_int_equal(db_int(db, "SELECT value FROM run WHERE key = 'frames'"), 1234567);
+    assert_int_equal(db_int(db, "SELECT value FROM run WHERE key = 'frames'"), 1300000);
+    assert_int_equal(db_int(db, "SELECT value FROM run WHERE key = 'frames_matched'"), 1234567);
+    assert_string_equal(db_text(db, "SELECT value FROM run WHERE key = 'filter'", buf, sizeof(buf)),
+                        "tcp");
     assert_int_equal(db_int(db, "SELECT value FROM run WHERE key = 'bytes'"), 987654321);
     assert_int_equal(db_int(db, "SELECT value FROM run WHERE key = 'ipv4'"), 1000000);
     assert_int_equal(db_int(db, "SELECT value FROM run WHERE key = 'ipv6'"), 200000);
@@ -773,7 +777,7 @@ static void test_sqlite_run_and_captures_tables_describe_the_run(void **state)
                                 "|| first_ns || '|' || last_ns || '|' || truncated "
                                 "FROM captures WHERE file_index = 0",
                                 buf, sizeof(buf)),
-                        "0|a.pcapng|pcapng|EN10MB,LINUX_SLL2|1000|900|111|222|0");
+                        "0|a.pcapng|pcapng|EN10MB,LINUX_SLL2|1300000|1234567|111|222|0");
     assert_string_equal(db_text(db,
                                 "SELECT name || '|' || format || '|' || link_types || '|' || "
                                 "quote(first_ns) || '|' || quote(last_ns) || '|' || truncated "
@@ -894,6 +898,124 @@ static void test_sqlite_unwritable_directory_is_one_line_error_naming_path(void 
     assert_int_equal(sink_sqlite_open(&s, d.path, true, err), -EISDIR);
     assert_non_null(strstr(err, "is a directory"));
     tdir_remove(&d);
+}
+
+static void test_sqlite_refuses_non_regular_targets_even_with_force(void **state)
+{
+    struct tdir d;
+    char fifo[300], err[TCBS_ERRLEN] = "";
+    struct sink *s = NULL;
+    struct stat before, after;
+
+    tdir_make(&d);
+    assert_int_equal(stat("/dev/null", &before), 0);
+    /* A sink opened by mistake is destroyed, never finished: no rename over /dev. */
+    int rc = sink_sqlite_open(&s, "/dev/null", true, err);
+    if (rc == 0)
+        s->ops->destroy(s);
+    assert_int_equal(rc, -EINVAL);
+    assert_string_equal(err, "/dev/null: is a character device; a database only ever replaces "
+                             "a regular file");
+    assert_int_equal(stat("/dev/null", &after), 0);
+    assert_true(S_ISCHR(after.st_mode) && after.st_rdev == before.st_rdev &&
+                after.st_ino == before.st_ino);
+
+    tdir_file(&d, "fifo", fifo, sizeof(fifo));
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(sink_sqlite_open(&s, fifo, true, err), -EINVAL);
+    assert_non_null(strstr(err, "is a FIFO"));
+    assert_int_equal(stat(fifo, &after), 0);
+    assert_true(S_ISFIFO(after.st_mode));
+    assert_int_equal(tdir_count(&d, ".tmp-"), 0);
+
+    /* descriptor names, whatever they lead to */
+    static const char *const fds[] = {"/dev/stdout", "/proc/self/fd/2"};
+    for (int i = 0; i < 2; i++) {
+        rc = sink_sqlite_open(&s, fds[i], true, err);
+        if (rc == 0)
+            s->ops->destroy(s);
+        assert_int_equal(rc, -EINVAL);
+        assert_non_null(strstr(err, "names a file descriptor"));
+    }
+    unlink(fifo);
+    tdir_remove(&d);
+}
+
+static void test_sqlite_symlink_replaces_the_file_it_points_to(void **state)
+{
+    struct tdir d;
+    char file[300], link[300], target[300];
+    struct stat st;
+    sqlite3 *db;
+
+    tdir_make(&d);
+    tdir_file(&d, "real.db", file, sizeof(file));
+    tdir_file(&d, "link.db", link, sizeof(link));
+    write_file(file, "old");
+    assert_int_equal(symlink("real.db", link), 0);
+    write_db(link, 2, true, false);
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode)); /* the link stays a link */
+    ssize_t n = readlink(link, target, sizeof(target) - 1);
+    assert_true(n > 0);
+    target[n] = '\0';
+    assert_string_equal(target, "real.db");
+    db = db_open(file);
+    assert_int_equal(db_int(db, "SELECT count(*) FROM connections"), 2);
+    sqlite3_close(db);
+    assert_int_equal(tdir_count(&d, ""), 2);
+    unlink(link);
+    tdir_remove(&d);
+}
+
+/* Open path (absent), feed, make what `make` makes at path, finish: refused, temp kept. */
+static void finish_after_target_changed(bool force, bool fifo)
+{
+    struct tdir d;
+    char path[300], err[TCBS_ERRLEN] = "", tmp[400];
+    struct sink *s = NULL;
+    struct run_fixture f;
+    struct stat st;
+
+    tdir_make(&d);
+    tdir_file(&d, "out.db", path, sizeof(path));
+    run_fixture_init(&f);
+    assert_int_equal(sink_sqlite_open(&s, path, force, err), 0);
+    feed(s, 3);
+    if (fifo)
+        assert_int_equal(mkfifo(path, 0600), 0);
+    else
+        write_file(path, "someone else's");
+    assert_true(s->ops->finish(s, &f.run, err) < 0);
+    assert_non_null(strstr(err, fifo ? "out.db is now a FIFO (pipe)" : "out.db appeared"));
+    const char *in = strstr(err, "the database is in ");
+    assert_non_null(in);
+    snprintf(tmp, sizeof(tmp), "%s", in + strlen("the database is in "));
+    s->ops->destroy(s);
+    assert_int_equal(stat(path, &st), 0);
+    if (fifo) {
+        assert_true(S_ISFIFO(st.st_mode));
+    } else {
+        char *text = read_all(path, NULL);
+        assert_string_equal(text, "someone else's");
+        free(text);
+    }
+    sqlite3 *db = db_open(tmp); /* the results are not lost */
+    assert_int_equal(db_int(db, "SELECT count(*) FROM connections"), 3);
+    sqlite3_close(db);
+    unlink(tmp);
+    unlink(path);
+    tdir_remove(&d);
+}
+
+static void test_sqlite_target_turned_fifo_is_not_replaced_and_temp_kept(void **state)
+{
+    finish_after_target_changed(true, true);
+}
+
+static void test_sqlite_target_appearing_without_force_is_not_replaced(void **state)
+{
+    finish_after_target_changed(false, false);
 }
 
 static void test_sqlite_error_mid_run_carries_sqlite_message(void **state)
@@ -1132,6 +1254,57 @@ static void test_json_lines_parse_with_column_keys_and_nulls(void **state)
     assert_non_null(strstr(buf, "\"vlan\":null"));
     free(buf);
     tdir_remove(&d);
+}
+
+static void test_json_writes_fifo_and_device_in_place_without_force(void **state)
+{
+    struct tdir d;
+    char fifo[300], err[TCBS_ERRLEN] = "";
+    struct sink *s = NULL;
+    struct run_fixture f;
+    struct stat st;
+    char buf[1 << 16];
+    size_t got = 0;
+    ssize_t r;
+
+    tdir_make(&d);
+    tdir_file(&d, "fifo", fifo, sizeof(fifo));
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    int rd = open(fifo, O_RDONLY | O_NONBLOCK); /* a reader, so the writer's open returns */
+    assert_true(rd >= 0);
+    run_fixture_init(&f);
+    assert_int_equal(sink_json_open(&s, fifo, false, err), 0);
+    feed(s, 3);
+    assert_int_equal(s->ops->finish(s, &f.run, err), 0);
+    s->ops->destroy(s);
+    while ((r = read(rd, buf + got, sizeof(buf) - 1 - got)) > 0)
+        got += (size_t)r;
+    close(rd);
+    assert_int_equal(json_check_lines(buf, got, true), 3);
+    assert_int_equal(stat(fifo, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    assert_int_equal(tdir_count(&d, ""), 1); /* no temporary file, nothing renamed */
+
+    write_json("/dev/null", 5, false);
+    assert_int_equal(stat("/dev/null", &st), 0);
+    assert_true(S_ISCHR(st.st_mode));
+
+    /* a directory is refused, with or without force */
+    assert_int_equal(sink_json_open(&s, d.path, true, err), -EISDIR);
+    unlink(fifo);
+    tdir_remove(&d);
+}
+
+static void test_path_fd_names(void **state)
+{
+    assert_int_equal(sink_path_fd("/dev/stdout"), 1);
+    assert_int_equal(sink_path_fd("/dev/stderr"), 2);
+    assert_int_equal(sink_path_fd("/dev/fd/63"), 63);
+    assert_int_equal(sink_path_fd("/proc/self/fd/7"), 7);
+    assert_int_equal(sink_path_fd("/dev/fd/"), -1);
+    assert_int_equal(sink_path_fd("/dev/fd/3x"), -1);
+    assert_int_equal(sink_path_fd("/dev/null"), -1);
+    assert_int_equal(sink_path_fd("out.json"), -1);
 }
 
 static void test_json_refuses_existing_file_unless_force(void **state)
@@ -1636,8 +1809,9 @@ static void test_summary_reports_counts_and_latency_percentiles(void **state)
 
     assert_null(strstr(t, "interrupted"));
     assert_null(strchr(t, '\033'));
-    assert_non_null(strstr(t, "  300 connections from 1,234,567 frames in "));
-    assert_line(t, "frames read", "1,234,567");
+    assert_non_null(strstr(t, "  300 connections from 1,300,000 frames in "));
+    assert_line(t, "frames read", "1,300,000");
+    assert_line(t, "frames matched (filter)", "1,234,567");
     assert_line(t, "bytes captured", "987,654,321");
     assert_line(t, "IPv4 packets", "1,000,000");
     assert_line(t, "TCP segments", "1,100,000");
@@ -1851,11 +2025,17 @@ int main(void)
         cmocka_unit_test(test_sqlite_force_overwrites_existing_target),
         cmocka_unit_test(test_sqlite_destroy_without_finish_keeps_old_target_and_no_temp),
         cmocka_unit_test(test_sqlite_unwritable_directory_is_one_line_error_naming_path),
+        cmocka_unit_test(test_sqlite_refuses_non_regular_targets_even_with_force),
+        cmocka_unit_test(test_sqlite_symlink_replaces_the_file_it_points_to),
+        cmocka_unit_test(test_sqlite_target_turned_fifo_is_not_replaced_and_temp_kept),
+        cmocka_unit_test(test_sqlite_target_appearing_without_force_is_not_replaced),
         cmocka_unit_test(test_sqlite_error_mid_run_carries_sqlite_message),
         cmocka_unit_test(test_sqlite_error_from_sqlite_names_its_message),
         cmocka_unit_test(test_sqlite_fault_at_every_call_ends_cleanly),
         cmocka_unit_test(test_json_lines_parse_with_column_keys_and_nulls),
         cmocka_unit_test(test_json_refuses_existing_file_unless_force),
+        cmocka_unit_test(test_json_writes_fifo_and_device_in_place_without_force),
+        cmocka_unit_test(test_path_fd_names),
         cmocka_unit_test(test_json_escapes_odd_bytes_in_analyzer_strings),
         cmocka_unit_test(test_json_extreme_values_and_long_timeline_fit),
         cmocka_unit_test(test_json_closed_pipe_on_stdout_stops_quietly_with_sink_epipe),
