@@ -69,30 +69,47 @@ uint32_t tcb_hash(const struct tcb_table *t, const struct tcb_key *k)
 /* ------------------------------------------------------------------------
  * Records: pool, lists, table.
  */
+/* List operations on tagged indices (full records and embryos alike). */
 void tcb_list_remove(struct tcb_table *t, struct tcb_list *l, uint32_t i)
 {
-    struct tcb_rec *r = R(t, i);
-    if (r->prev != TCB_NIL)
-        R(t, r->prev)->next = r->next;
+    uint32_t prev = *tcb_prev_of(t, i), next = *tcb_next_of(t, i);
+    if (prev != TCB_NIL)
+        *tcb_next_of(t, prev) = next;
     else
-        l->head = r->next;
-    if (r->next != TCB_NIL)
-        R(t, r->next)->prev = r->prev;
+        l->head = next;
+    if (next != TCB_NIL)
+        *tcb_prev_of(t, next) = prev;
     else
-        l->tail = r->prev;
-    r->prev = r->next = TCB_NIL;
+        l->tail = prev;
+    *tcb_prev_of(t, i) = *tcb_next_of(t, i) = TCB_NIL;
 }
 
 void tcb_list_append(struct tcb_table *t, struct tcb_list *l, uint32_t i)
 {
-    struct tcb_rec *r = R(t, i);
-    r->next = TCB_NIL;
-    r->prev = l->tail;
+    *tcb_next_of(t, i) = TCB_NIL;
+    *tcb_prev_of(t, i) = l->tail;
     if (l->tail != TCB_NIL)
-        R(t, l->tail)->next = i;
+        *tcb_next_of(t, l->tail) = i;
     else
         l->head = i;
     l->tail = i;
+}
+
+/* Put i where old is in list l (old leaves it). */
+void tcb_list_replace(struct tcb_table *t, struct tcb_list *l, uint32_t old, uint32_t i)
+{
+    uint32_t prev = *tcb_prev_of(t, old), next = *tcb_next_of(t, old);
+    *tcb_prev_of(t, i) = prev;
+    *tcb_next_of(t, i) = next;
+    if (prev != TCB_NIL)
+        *tcb_next_of(t, prev) = i;
+    else
+        l->head = i;
+    if (next != TCB_NIL)
+        *tcb_prev_of(t, next) = i;
+    else
+        l->tail = i;
+    *tcb_prev_of(t, old) = *tcb_next_of(t, old) = TCB_NIL;
 }
 
 int tcb_grow_slots(struct tcb_table *t)
@@ -123,7 +140,7 @@ uint32_t tcb_find_slot(struct tcb_table *t, const struct tcb_key *k, uint32_t h)
         const struct tcb_slot *sl = &t->slots[j];
         if (!sl->idx1)
             return j;
-        if (sl->hash == h && memcmp(&R(t, sl->idx1 - 1)->key, k, sizeof(*k)) == 0)
+        if (sl->hash == h && memcmp(tcb_slot_key(t, sl->idx1), k, sizeof(*k)) == 0)
             return j;
         j = (j + 1) & mask;
     }
@@ -149,7 +166,7 @@ void tcb_slot_delete(struct tcb_table *t, uint32_t j)
     }
 }
 
-static int tcb_alloc_rec(struct tcb_table *t, uint32_t *out)
+int tcb_alloc_rec(struct tcb_table *t, uint32_t *out)
 {
     if (t->free_head != TCB_NIL) {
         *out = t->free_head;
@@ -249,16 +266,24 @@ int tcb_expire(struct tcb_table *t)
      * check instead of three list neighbours per packet. */
     while (t->active.head != TCB_NIL) {
         uint32_t i = t->active.head;
-        struct tcb_rec *r = R(t, i);
-        if (r->list_ns + t->cfg.idle_timeout_ns > t->now)
+        uint64_t *list_ns, last_ns;
+        if (i & TCB_EMB_BIT) {
+            struct tcb_emb *e = E(t, i & ~TCB_EMB_BIT);
+            list_ns = &e->list_ns, last_ns = e->last_ns;
+        } else {
+            list_ns = &R(t, i)->list_ns, last_ns = R(t, i)->last_ns;
+        }
+        if (*list_ns + t->cfg.idle_timeout_ns > t->now)
             break;
-        if (tcb_deadline(t, r) > t->now) {
+        if (last_ns + t->cfg.idle_timeout_ns > t->now) {
             tcb_list_remove(t, &t->active, i);
-            r->list_ns = r->last_ns;
+            *list_ns = last_ns;
             tcb_list_append(t, &t->active, i);
             continue;
         }
-        if ((rc = tcb_retire(t, i)) != 0)
+        rc = (i & TCB_EMB_BIT) ? tcb_emb_finish(t, i & ~TCB_EMB_BIT, false, false)
+                               : tcb_retire(t, i);
+        if (rc)
             return rc;
     }
     return 0;
@@ -445,7 +470,7 @@ int tcb_fold_take(struct tcb_table *t, const struct tcb_key *k, uint32_t h, uint
     uint32_t i;
     int rc = 0;
     b->rf |= RF_FOLD_DEAD; /* out of the fold hash: an eviction now must not see it */
-    if (t->cfg.max_connections && t->nfull >= t->cfg.max_connections)
+    if (t->cfg.max_connections && t->nfull + t->nemb_live >= t->cfg.max_connections)
         rc = tcb_evict(t);
     if (rc || (rc = tcb_alloc_rec(t, &i)) != 0)
         return rc;
@@ -517,18 +542,14 @@ void tcb_make_key(const struct tcb_table *t, const struct dis_pkt *p, struct tcb
     k->tun = p->has_tunnel_id ? (1ULL << 32 | p->tunnel_id) : 0;
 }
 
-int tcb_new_rec(struct tcb_table *t, const struct dis_pkt *p, const struct tcb_key *k,
-                       uint32_t h, bool sender_is_client, uint32_t incarnation, uint32_t *out)
+/* Fill record r for a connection whose first segment is p (no table work). */
+void tcb_rec_init(struct tcb_rec *r, const struct dis_pkt *p, const struct tcb_key *k, uint32_t h,
+                  bool sender_is_client, uint32_t incarnation, uint64_t id)
 {
-    uint32_t i;
-    int rc = tcb_alloc_rec(t, &i);
-    if (rc)
-        return rc;
-    struct tcb_rec *r = R(t, i);
     memset(r, 0, offsetof(struct tcb_rec, ev));
     r->key = *k;
     r->hash = h;
-    r->id = ++t->next_id;
+    r->id = id;
     r->incarnation = incarnation;
     r->ip_version = p->ip_version;
     if (p->vlan_count) {
@@ -538,24 +559,37 @@ int tcb_new_rec(struct tcb_table *t, const struct dis_pkt *p, const struct tcb_k
     r->tunnel = p->tunnel;
     if (p->has_tunnel_id)
         r->have |= TCB_HAVE_TUNNEL_ID;
-    int cs = sender_is_client ? 0 : 1;
     struct tcb_ep *c = &r->ep[TCB_CLIENT], *s = &r->ep[TCB_SERVER];
     memcpy(sender_is_client ? c->addr : s->addr, p->src, 16);
     memcpy(sender_is_client ? s->addr : c->addr, p->dst, 16);
     c->port = sender_is_client ? p->sport : p->dport;
     s->port = sender_is_client ? p->dport : p->sport;
     c->state = s->state = TCB_CLOSED;
-    r->first_sender = (uint8_t)cs;
+    r->first_sender = sender_is_client ? 0 : 1;
     r->first_ns = r->last_ns = r->list_ns = p->ts_ns;
     r->first_frame = r->last_frame = p->frame;
     r->prev = r->next = TCB_NIL;
     zeek_init(&r->zeek);
+}
+
+/* A new full record in the pool, on the active list (id: 0 = the next one). */
+int tcb_new_rec(struct tcb_table *t, const struct dis_pkt *p, const struct tcb_key *k,
+                uint32_t h, bool sender_is_client, uint32_t incarnation, uint64_t id,
+                uint32_t *out)
+{
+    uint32_t i;
+    int rc = tcb_alloc_rec(t, &i);
+    if (rc)
+        return rc;
+    tcb_rec_init(R(t, i), p, k, h, sender_is_client, incarnation, id ? id : ++t->next_id);
     tcb_list_append(t, &t->active, i);
-    t->st.connections++;
-    if (++t->st.live > t->st.peak_live)
-        t->st.peak_live = t->st.live;
-    if (++t->st.held > t->st.peak_held)
-        t->st.peak_held = t->st.held;
+    if (!id) { /* a new connection, not an embryonic one grown up */
+        t->st.connections++;
+        if (++t->st.live > t->st.peak_live)
+            t->st.peak_live = t->st.live;
+        if (++t->st.held > t->st.peak_held)
+            t->st.peak_held = t->st.held;
+    }
     t->nfull++;
     *out = i;
     return 0;
@@ -638,8 +672,14 @@ int tcb_evict(struct tcb_table *t)
         }
     }
     for (i = t->active.head; i != TCB_NIL; i = next) {
-        next = R(t, i)->next;
-        if (tcb_deadline(t, R(t, i)) <= t->now) {
+        next = *tcb_next_of(t, i);
+        if (i & TCB_EMB_BIT) {
+            if (E(t, i & ~TCB_EMB_BIT)->last_ns + t->cfg.idle_timeout_ns <= t->now) {
+                if ((rc = tcb_emb_finish(t, i & ~TCB_EMB_BIT, false, false)) != 0)
+                    return rc;
+                n++;
+            }
+        } else if (tcb_deadline(t, R(t, i)) <= t->now) {
             if ((rc = tcb_retire(t, i)) != 0)
                 return rc;
             n++;
@@ -652,14 +692,17 @@ int tcb_evict(struct tcb_table *t)
     }
     for (int pass = 0; pass < 4 && n < want; pass++) {
         for (i = t->active.head; i != TCB_NIL && n < want; i = next) {
-            const struct tcb_rec *r = R(t, i);
-            next = r->next;
-            bool open = r->rf & (RF_ESTABLISHED | RF_MIDSTREAM);
-            bool idle = r->last_ns + TCB_INITIAL_RTO_NS <= t->now;
+            next = *tcb_next_of(t, i);
+            bool emb = i & TCB_EMB_BIT; /* an embryo: half-open, all it holds is a SYN */
+            const struct tcb_rec *r = emb ? NULL : R(t, i);
+            bool open = !emb && (r->rf & (RF_ESTABLISHED | RF_MIDSTREAM));
+            uint64_t last = emb ? E(t, i & ~TCB_EMB_BIT)->last_ns : r->last_ns;
+            bool idle = last + TCB_INITIAL_RTO_NS <= t->now;
             if ((pass == 0 && !(open && idle)) || (pass == 1 && (open || !idle)) ||
                 (pass == 2 && open))
                 continue;
-            if ((rc = tcb_evict_one(t, i)) != 0)
+            rc = emb ? tcb_emb_finish(t, i & ~TCB_EMB_BIT, true, false) : tcb_evict_one(t, i);
+            if (rc)
                 return rc;
             n++;
         }

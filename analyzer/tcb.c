@@ -51,13 +51,18 @@ static void tcb_slot_put(struct tcb_table *t, const struct tcb_key *k, uint32_t 
     t->used++;
 }
 
-/* A segment that found no record: start one (incarnation inc). */
+/* A segment that found no record: start one (incarnation inc).  A bare SYN
+ * starts an embryo (embryo.c): then *out is TCB_NIL. */
 static int tcb_start(struct tcb_table *t, const struct dis_pkt *p, const struct tcb_key *k,
                      uint32_t h, uint32_t inc, uint32_t *out)
 {
     uint16_t fl = p->tcp_flags;
     bool client = true, midstream = false;
     int rc;
+    if (tcb_emb_eligible(p)) {
+        *out = TCB_NIL;
+        return tcb_emb_new(t, p, k, h, inc);
+    }
     if ((fl & (DIS_TH_SYN | DIS_TH_ACK | DIS_TH_RST)) == DIS_TH_SYN)
         client = true;
     else if ((fl & (DIS_TH_SYN | DIS_TH_ACK)) == (DIS_TH_SYN | DIS_TH_ACK))
@@ -66,7 +71,7 @@ static int tcb_start(struct tcb_table *t, const struct dis_pkt *p, const struct 
         client = tcb_receiver_is_server(t, p);
         midstream = true;
     }
-    if ((rc = tcb_new_rec(t, p, k, h, client, inc, out)) != 0)
+    if ((rc = tcb_new_rec(t, p, k, h, client, inc, 0, out)) != 0)
         return rc;
     tcb_slot_put(t, k, h, *out);
     struct tcb_rec *r = R(t, *out);
@@ -97,7 +102,18 @@ static int tcb_segment_in(struct tcb_table *t, const struct dis_pkt *p)
     uint32_t j = tcb_find_slot(t, &k, h), i = TCB_NIL, inc = 1;
     bool bare_syn = (p->tcp_flags & (DIS_TH_SYN | DIS_TH_ACK | DIS_TH_RST)) == DIS_TH_SYN;
 
-    if (t->slots[j].idx1) {
+    if (t->slots[j].idx1 & TCB_EMB_BIT) {
+        uint32_t ei = (t->slots[j].idx1 & ~TCB_EMB_BIT) - 1;
+        if (E(t, ei)->last_ns + t->cfg.idle_timeout_ns <= p->ts_ns) {
+            /* Idle past its deadline: no longer held. */
+            if ((rc = tcb_emb_finish(t, ei, false, false)) != 0)
+                return rc;
+        } else if (tcb_emb_absorb(t, ei, p)) {
+            return 0; /* its SYN again */
+        } else if ((rc = tcb_emb_grow_up(t, j, &i)) != 0) {
+            return rc;
+        }
+    } else if (t->slots[j].idx1) {
         i = t->slots[j].idx1 - 1;
         if (tcb_deadline(t, R(t, i)) <= p->ts_ns) {
             /* Past its own deadline: no longer held, whatever the sweep did. */
@@ -131,13 +147,14 @@ static int tcb_segment_in(struct tcb_table *t, const struct dis_pkt *p)
         tcb_close_for_new(t, r, p);
         if ((rc = tcb_finish_rec(t, i, true)) != 0)
             return rc;
-    } else if (t->cfg.max_connections && t->nfull >= t->cfg.max_connections &&
+    } else if (t->cfg.max_connections && t->nfull + t->nemb_live >= t->cfg.max_connections &&
                (rc = tcb_evict(t)) != 0) {
         return rc;
     }
     if ((rc = tcb_start(t, p, &k, h, inc, &i)) != 0)
         return rc;
-    tcb_relist(t, i, p->ts_ns);
+    if (i != TCB_NIL)
+        tcb_relist(t, i, p->ts_ns);
     return 0;
 }
 
@@ -173,8 +190,9 @@ int tcb_advance(struct tcb_table *t, uint64_t ts_ns)
 /* Order of emission at the end: by id (first-packet order), never hash order. */
 struct tcb_end {
     uint64_t id;
-    uint32_t idx;        /* record index, or TCB_NIL for a folded record */
+    uint32_t idx;        /* record (or embryo) index, or TCB_NIL for a folded record */
     struct tcb_rec *blob;
+    bool embryo;
 };
 
 static int tcb_cmp_end(const void *a, const void *b)
@@ -201,15 +219,21 @@ int tcb_finish(struct tcb_table *t)
     uint64_t k = 0;
     const struct tcb_list *lists[2] = {&t->active, &t->done};
     for (int l = 0; l < 2; l++)
-        for (uint32_t i = lists[l]->head; i != TCB_NIL; i = R(t, i)->next)
-            ends[k++] = (struct tcb_end){R(t, i)->id, i, NULL};
+        for (uint32_t i = lists[l]->head; i != TCB_NIL && k < n; i = *tcb_next_of(t, i))
+            ends[k++] = (i & TCB_EMB_BIT) ? (struct tcb_end){E(t, i & ~TCB_EMB_BIT)->id,
+                                                              i & ~TCB_EMB_BIT, NULL, true}
+                                          : (struct tcb_end){R(t, i)->id, i, NULL, false};
     uint32_t nb = tcb_fold_list(t, blobs);
     for (uint32_t x = 0; x < nb && k < n; x++)
-        ends[k++] = (struct tcb_end){blobs[x]->id, TCB_NIL, blobs[x]};
+        ends[k++] = (struct tcb_end){blobs[x]->id, TCB_NIL, blobs[x], false};
     qsort(ends, k, sizeof(*ends), tcb_cmp_end);
     for (uint64_t x = 0; x < k && !rc; x++) {
         if (ends[x].blob) {
             rc = tcb_fold_finish(t, ends[x].blob);
+            continue;
+        }
+        if (ends[x].embryo) {
+            rc = tcb_emb_finish(t, ends[x].idx, false, true);
             continue;
         }
         /* At the capture end: a TIME-WAIT whose 2*MSL ran out before it is over. */
@@ -253,6 +277,7 @@ int tcb_table_new(struct tcb_table **out, const struct tcb_config *cfg,
         t->k0 = k[0], t->k1 = k[1];
     }
     t->free_head = TCB_NIL;
+    t->efree = TCB_NIL;
     t->active.head = t->active.tail = TCB_NIL;
     t->done.head = t->done.tail = TCB_NIL;
     if (tcb_grow_slots(t))
@@ -275,5 +300,6 @@ void tcb_table_free(struct tcb_table *t)
     free(t->slots);
     free(t->listeners);
     tcb_fold_free(t);
+    tcb_emb_free(t);
     free(t);
 }

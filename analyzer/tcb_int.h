@@ -137,6 +137,28 @@ struct tcb_rec {
     struct tcb_an_int an[TCB_MAX_ANOMS];
 };
 
+/*
+ * An embryonic connection (embryo.c): nothing seen but a bare SYN and its
+ * retransmissions, as Linux keeps a request sock instead of a full socket.
+ * It holds what replaying that SYN through tcb_segment() needs to rebuild
+ * the full record exactly (tcb_emb_rebuild): 136 bytes instead of ~940.
+ */
+struct tcb_emb {
+    struct tcb_key key;
+    uint64_t id;
+    uint32_t hash, incarnation;
+    uint32_t prev, next; /* links of the active list (tagged indices, as tcb_rec's) */
+    uint64_t first_ns, last_ns, list_ns;
+    uint64_t first_frame, last_frame;
+    uint32_t seq, ack;
+    uint32_t retx; /* identical SYNs after the first */
+    uint16_t flags, window;
+    uint16_t opt_present, mss;
+    uint8_t wscale, tfo_cookie_len, tunnel;
+    uint8_t client_is_a : 1, has_vlan : 1;
+    uint16_t vlan;
+};
+
 /* A hash slot: the hash beside the index, so probing touches no record. */
 struct tcb_slot {
     uint32_t idx1; /* record index + 1, 0 = empty */
@@ -166,6 +188,11 @@ struct tcb_table {
 
     struct tcb_list active, done;
     uint64_t next_id;
+
+    /* Embryonic records (embryo.c), a pool of their own; their slots hold
+     * TCB_EMB_BIT | index + 1. */
+    struct tcb_emb **echunks;
+    uint32_t nembs, nechunks, efree, nemb_live;
 
     /* Capture time (clock.c).  now is the confirmed clock: it reclaims
      * memory and marks the capture end, and decides nothing about a
@@ -215,6 +242,33 @@ static inline bool ep_idle_state(uint8_t s)
     return s == TCB_CLOSED || s == TCB_TIME_WAIT;
 }
 
+#define TCB_EMB_BIT 0x80000000u /* in tcb_slot.idx1: an embryonic record */
+
+static inline struct tcb_emb *E(struct tcb_table *t, uint32_t i)
+{
+    return &t->echunks[i >> TCB_CHUNK_SHIFT][i & ((1u << TCB_CHUNK_SHIFT) - 1)];
+}
+
+/*
+ * The active list holds full records (their index) and embryos (TCB_EMB_BIT
+ * | their index), in one order of activity: its links are tagged indices.
+ */
+static inline uint32_t *tcb_prev_of(struct tcb_table *t, uint32_t i)
+{
+    return (i & TCB_EMB_BIT) ? &E(t, i & ~TCB_EMB_BIT)->prev : &R(t, i)->prev;
+}
+
+static inline uint32_t *tcb_next_of(struct tcb_table *t, uint32_t i)
+{
+    return (i & TCB_EMB_BIT) ? &E(t, i & ~TCB_EMB_BIT)->next : &R(t, i)->next;
+}
+
+/* The key of the record behind a slot's idx1 (full or embryonic). */
+static inline const struct tcb_key *tcb_slot_key(struct tcb_table *t, uint32_t idx1)
+{
+    return (idx1 & TCB_EMB_BIT) ? &E(t, (idx1 & ~TCB_EMB_BIT) - 1)->key : &R(t, idx1 - 1)->key;
+}
+
 static inline struct tcb_list *tcb_list_of(struct tcb_table *t, const struct tcb_rec *r)
 {
     return (r->rf & RF_DONE) ? &t->done : &t->active;
@@ -229,6 +283,8 @@ struct tcb_now {
 uint32_t tcb_hash(const struct tcb_table *t, const struct tcb_key *k);
 void tcb_list_remove(struct tcb_table *t, struct tcb_list *l, uint32_t i);
 void tcb_list_append(struct tcb_table *t, struct tcb_list *l, uint32_t i);
+void tcb_list_replace(struct tcb_table *t, struct tcb_list *l, uint32_t old, uint32_t i);
+int tcb_alloc_rec(struct tcb_table *t, uint32_t *out);
 int tcb_grow_slots(struct tcb_table *t);
 uint32_t tcb_find_slot(struct tcb_table *t, const struct tcb_key *k, uint32_t h);
 void tcb_slot_delete(struct tcb_table *t, uint32_t j);
@@ -236,8 +292,10 @@ int tcb_finish_rec(struct tcb_table *t, uint32_t i, bool in_table);
 void tcb_expire_time_wait(struct tcb_table *t, struct tcb_rec *r, uint64_t now);
 int tcb_expire(struct tcb_table *t);
 void tcb_make_key(const struct tcb_table *t, const struct dis_pkt *p, struct tcb_key *k);
+void tcb_rec_init(struct tcb_rec *r, const struct dis_pkt *p, const struct tcb_key *k, uint32_t h,
+                  bool sender_is_client, uint32_t incarnation, uint64_t id);
 int tcb_new_rec(struct tcb_table *t, const struct dis_pkt *p, const struct tcb_key *k, uint32_t h,
-                bool sender_is_client, uint32_t incarnation, uint32_t *out);
+                bool sender_is_client, uint32_t incarnation, uint64_t id, uint32_t *out);
 void tcb_relist(struct tcb_table *t, uint32_t i, uint64_t ts);
 int tcb_evict(struct tcb_table *t);
 uint64_t tcb_deadline(const struct tcb_table *t, const struct tcb_rec *r);
@@ -267,6 +325,15 @@ void tcb_segment(struct tcb_table *t, struct tcb_rec *r, int s, const struct dis
 bool tcb_takes_over(const struct tcb_table *t, const struct tcb_rec *r, int s,
                     const struct dis_pkt *p);
 void tcb_close_for_new(struct tcb_table *t, struct tcb_rec *r, const struct dis_pkt *p);
+
+/* embryo.c */
+bool tcb_emb_eligible(const struct dis_pkt *p);
+int tcb_emb_new(struct tcb_table *t, const struct dis_pkt *p, const struct tcb_key *k, uint32_t h,
+                uint32_t incarnation);
+bool tcb_emb_absorb(struct tcb_table *t, uint32_t e, const struct dis_pkt *p);
+int tcb_emb_grow_up(struct tcb_table *t, uint32_t j, uint32_t *out);
+int tcb_emb_finish(struct tcb_table *t, uint32_t e, bool evicted, bool at_end);
+void tcb_emb_free(struct tcb_table *t);
 
 /* emit.c */
 int tcb_emit(struct tcb_table *t, struct tcb_rec *r);

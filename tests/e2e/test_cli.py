@@ -350,14 +350,16 @@ def exit_status_by_kind_not_by_message():
     one_line_error(run("analyze", "-q", "-f", "filter", sample("ipv4-basic.pcap")), 1, "filter")
 
 
-def write_syns(path, n):
-    """n SYNs of n distinct tuples (RAW IPv4), one microsecond apart: n live connections."""
+def write_synacks(path, n):
+    """n SYN/ACKs of n distinct tuples (RAW IPv4), one microsecond apart: n live connections."""
     with open(path, "wb") as f:
         f.write(pcap_header(101))
         for i in range(n):
             ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 0, 0x4000, 64, 6, 0,
                              struct.pack("!I", (10 << 24) + i), bytes([192, 0, 2, 1]))
-            tcp = struct.pack("!HHIIBBHHH", 1024 + i % 60000, 80, i, 0, 0x50, 0x02, 64240, 0, 0)
+            # SYN/ACKs (flags 0x12) whose SYN the tap missed: each needs a full record
+            # (a bare SYN would only need a compact embryonic one)
+            tcp = struct.pack("!HHIIBBHHH", 80, 1024 + i % 60000, i, 1, 0x50, 0x12, 64240, 0, 0)
             f.write(struct.pack("<IIII", 1700000000, i % 1000000, 40, 40) + ip + tcp)
 
 
@@ -373,7 +375,7 @@ def engine_out_of_memory_is_not_an_output_error():
     if probe.returncode != 0:
         raise Skip("this build cannot run under an address-space limit (sanitizer shadow memory)")
     cap = tmp("syn150k.pcap")
-    write_syns(cap, 150000)
+    write_synacks(cap, 150000)
     js = tmp("oom.json")
     for threads in ("1", "2"):
         if os.path.exists(js):
