@@ -126,9 +126,9 @@ static int tcb_segment_in(struct tcb_table *t, const struct dis_pkt *p)
             return rc;
         i = TCB_NIL;
     }
+    struct dis_pkt clamped; /* p may point here to the end: a takeover starts with it */
     if (i != TCB_NIL) {
         struct tcb_rec *r = R(t, i);
-        struct dis_pkt clamped;
         if (p->ts_ns < r->last_ns) {
             /* Dated before the connection's previous segment: take it then. */
             clamped = *p;

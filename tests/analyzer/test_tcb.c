@@ -1037,6 +1037,26 @@ static void test_zeek_originator(void **st)
     fx_free(f);
 }
 
+/* A SYN with a new ISN dated before the closed connection's last segment:
+ * taken at that segment's time, it starts incarnation 2 (the clamped copy
+ * of the segment must outlive the old record: found by fuzz_tcb under ASan). */
+static void test_backdated_syn_takes_over_at_the_clamped_time(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    handshake(f);
+    seg(f, C, FIN | ACK, 1001, 5001, 0, 6);
+    seg(f, S, FIN | ACK, 5001, 1002, 0, 8);
+    seg(f, C, ACK, 1002, 5002, 0, 9);
+    seg(f, C, SYN, 777777, 0, 0, 5); /* 4 ms before the last segment */
+    finish(f);
+    assert_int_equal(f->n, 2);
+    assert_int_equal(f->out[1].c.incarnation, 2);
+    assert_int_equal(f->out[1].c.first_ns, f->base_ns + 9 * MS);
+    assert_int_equal(tcb_table_stats(f->t)->ts_clamped, 1);
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1077,6 +1097,7 @@ int main(void)
         cmocka_unit_test(test_tfo_fin_with_ack_zero_is_not_a_handshake),
         cmocka_unit_test(test_max_connections_folds_closed_records_exactly),
         cmocka_unit_test(test_zeek_originator),
+        cmocka_unit_test(test_backdated_syn_takes_over_at_the_clamped_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
