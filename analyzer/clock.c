@@ -6,7 +6,8 @@
  * files can be concatenated out of order.  The table's clock (t->now) only
  * reclaims memory and marks the capture end, but a wrong jump would still
  * reclaim records early, so a frame dated further than J from the clock
- * (J = min(idle timeout, 2*MSL), the shortest timer a jump can fire) is held
+ * (J = min(idle timeout, 2*MSL), the shortest timer a jump can fire, at
+ * least 1 s) is held
  * with the frames after it until they decide:
  *  - the next TCB_CLOCK_HOLD - 1 frames agree with it (each nearer the
  *    jump's time than the clock's): the jump is real (a pause in the
@@ -24,11 +25,14 @@
 
 #include "tcb_int.h"
 
+/* The jump that is looked at: min(idle timeout, 2*MSL), but at least a
+ * second (below that, a timestamp off by a jump cannot be told from jitter,
+ * and --time-wait 0 would make every frame a jump). */
 static uint64_t tcb_clock_j(const struct tcb_table *t)
 {
     uint64_t a = t->cfg.idle_timeout_ns, b = t->cfg.time_wait_ns;
     uint64_t j = a < b ? a : b;
-    return j ? j : 1;
+    return j > 1000000000ULL ? j : 1000000000ULL;
 }
 
 static bool tcb_far(uint64_t a, uint64_t b, uint64_t j)

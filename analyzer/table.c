@@ -241,6 +241,12 @@ int tcb_retire(struct tcb_table *t, uint32_t i)
 }
 
 static int tcb_fold_expire(struct tcb_table *t);
+static int tcb_fold(struct tcb_table *t, uint32_t i);
+
+/* A closed record is folded (below) once it has been closed this long: a
+ * last ACK or a retransmitted FIN usually comes within an RTO, and would
+ * only unfold it again. */
+#define TCB_FOLD_AFTER_NS 1000000000ULL
 
 /*
  * Reclaim the records whose deadline has passed on the table's clock.  Only
@@ -253,11 +259,18 @@ int tcb_expire(struct tcb_table *t)
     int rc = tcb_fold_expire(t);
     if (rc)
         return rc;
-    /* Closed records, in order of closing. */
+    /* Closed records, in order of closing: past their deadline written,
+     * else folded once closed for a while (as Linux keeps a TIME-WAIT
+     * connection in a small tcp_timewait_sock, not its full socket). */
     while (t->done.head != TCB_NIL) {
-        if (tcb_deadline(t, R(t, t->done.head)) > t->now)
+        const struct tcb_rec *r = R(t, t->done.head);
+        if (tcb_deadline(t, r) <= t->now)
+            rc = tcb_retire(t, t->done.head);
+        else if (r->done_ns + TCB_FOLD_AFTER_NS <= t->now)
+            rc = tcb_fold(t, t->done.head);
+        else
             break;
-        if ((rc = tcb_retire(t, t->done.head)) != 0)
+        if (rc)
             return rc;
     }
     /* Idle records.  The active list is in order of when each record was
