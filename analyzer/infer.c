@@ -33,6 +33,7 @@ void tcb_anomaly(struct tcb_rec *r, int side, enum tcb_anomaly kind,
     a->frame_hi = (uint8_t)(frame >> 32);
     a->endpoint = (uint8_t)side;
     a->kind = (uint8_t)kind;
+    a->pad_ = 0; /* whole words: folding compares them */
 }
 
 /* The only writer of ep->state: logs the transition with its cause. */

@@ -312,22 +312,39 @@ int tcb_expire(struct tcb_table *t)
  * hash and expire in the order they were folded (a FIFO); a blob unfolded
  * or written is marked dead and freed when the FIFO reaches it.
  */
-#define RF_FOLD_DEAD 0x80000000u
+/* The record image a blob holds: from just after the key to the end of its
+ * timeline and anomalies, in whole words (the layout of struct tcb_rec). */
+#define TCB_IMG_OFF sizeof(struct tcb_key)
+#define TCB_IMG_PREFIX (offsetof(struct tcb_rec, ev) - TCB_IMG_OFF)
+_Static_assert(TCB_IMG_OFF % 8 == 0 && TCB_IMG_PREFIX % 8 == 0, "records fold by words");
+_Static_assert(sizeof(struct tcb_ev_int) % 8 == 0 && sizeof(struct tcb_an_int) % 8 == 0,
+               "timeline entries fold by words");
 
-static size_t tcb_fold_size(const struct tcb_rec *r)
+/* Copy record r's image into img (uint64 words); returns the word count. */
+static unsigned tcb_image(const struct tcb_rec *r, uint64_t *img)
 {
-    return offsetof(struct tcb_rec, ev) + r->nev * sizeof(r->ev[0]) +
-           r->nanom * sizeof(r->an[0]);
+    unsigned char *p = (unsigned char *)img;
+    size_t evb = r->nev * sizeof(r->ev[0]), anb = r->nanom * sizeof(r->an[0]);
+    memcpy(p, (const unsigned char *)r + TCB_IMG_OFF, TCB_IMG_PREFIX);
+    memcpy(p + TCB_IMG_PREFIX, r->ev, evb);
+    memcpy(p + TCB_IMG_PREFIX + evb, r->an, anb);
+    return (unsigned)((TCB_IMG_PREFIX + evb + anb) / 8);
 }
 
 /* Copy blob b back into the full record layout at dst. */
-static void tcb_unfold_into(const struct tcb_rec *b, struct tcb_rec *dst)
+static void tcb_unfold_into(const struct tcb_blob *b, struct tcb_rec *dst)
 {
-    const unsigned char *p = (const unsigned char *)b;
-    size_t off = offsetof(struct tcb_rec, ev);
-    memcpy(dst, b, off);
-    memcpy(dst->ev, p + off, b->nev * sizeof(dst->ev[0]));
-    memcpy(dst->an, p + off + b->nev * sizeof(dst->ev[0]), b->nanom * sizeof(dst->an[0]));
+    uint64_t img[sizeof(struct tcb_rec) / 8];
+    unsigned nmap = (b->nwords + 63u) / 64u;
+    const uint64_t *w = b->data + nmap;
+    for (unsigned k = 0; k < b->nwords; k++)
+        img[k] = (b->data[k / 64] >> (k % 64) & 1) ? *w++ : 0;
+    const unsigned char *p = (const unsigned char *)img;
+    size_t evb = b->nev * sizeof(dst->ev[0]);
+    dst->key = b->key;
+    memcpy((unsigned char *)dst + TCB_IMG_OFF, p, TCB_IMG_PREFIX);
+    memcpy(dst->ev, p + TCB_IMG_PREFIX, evb);
+    memcpy(dst->an, p + TCB_IMG_PREFIX + evb, b->nanom * sizeof(dst->an[0]));
 }
 
 static uint32_t tcb_fold_find(const struct tcb_table *t, const struct tcb_key *k, uint32_t h)
@@ -380,7 +397,7 @@ static int tcb_fold_grow(struct tcb_table *t)
     }
     if (t->fifo_len == t->fifo_cap) {
         uint32_t n = t->fifo_cap ? t->fifo_cap * 2 : 1024;
-        struct tcb_rec **q = malloc(n * sizeof(*q));
+        struct tcb_blob **q = malloc(n * sizeof(*q));
         if (!q)
             return -ENOMEM;
         for (uint32_t i = 0; i < t->fifo_len; i++)
@@ -401,14 +418,30 @@ static int tcb_fold(struct tcb_table *t, uint32_t i)
     int rc = tcb_fold_grow(t);
     if (rc)
         return rc;
-    size_t off = offsetof(struct tcb_rec, ev), evb = r->nev * sizeof(r->ev[0]);
-    unsigned char *b = malloc(tcb_fold_size(r));
-    if (!b)
+    uint64_t img[sizeof(struct tcb_rec) / 8], map[2] = {0, 0};
+    unsigned n = tcb_image(r, img), used = 0;
+    _Static_assert(sizeof(struct tcb_rec) / 8 <= 128, "two bitmap words");
+    for (unsigned k = 0; k < n; k++)
+        if (img[k]) {
+            map[k / 64] |= 1ULL << (k % 64);
+            used++;
+        }
+    unsigned nmap = (n + 63u) / 64u;
+    struct tcb_blob *blob = malloc(sizeof(*blob) + (nmap + used) * sizeof(uint64_t));
+    if (!blob)
         return -ENOMEM;
-    memcpy(b, r, off);
-    memcpy(b + off, r->ev, evb);
-    memcpy(b + off + evb, r->an, r->nanom * sizeof(r->an[0]));
-    struct tcb_rec *blob = (struct tcb_rec *)(void *)b;
+    blob->key = r->key;
+    blob->id = r->id;
+    blob->deadline = tcb_deadline(t, r);
+    blob->hash = r->hash;
+    blob->dead = 0;
+    blob->nev = r->nev;
+    blob->nanom = r->nanom;
+    blob->nwords = (uint8_t)n;
+    memcpy(blob->data, map, nmap * sizeof(uint64_t));
+    for (unsigned k = 0, o = nmap; k < n; k++)
+        if (img[k])
+            blob->data[o++] = img[k];
 
     tcb_list_remove(t, &t->done, i);
     uint32_t j = tcb_find_slot(t, &r->key, r->hash);
@@ -430,12 +463,12 @@ static int tcb_fold(struct tcb_table *t, uint32_t i)
 }
 
 /* Write blob b as its deadline writes it (it leaves the table). */
-static int tcb_fold_emit(struct tcb_table *t, struct tcb_rec *b)
+static int tcb_fold_emit(struct tcb_table *t, struct tcb_blob *b)
 {
     struct tcb_rec tmp;
     tcb_unfold_into(b, &tmp);
-    tcb_expire_time_wait(t, &tmp, tcb_deadline(t, &tmp));
-    b->rf |= RF_FOLD_DEAD;
+    tcb_expire_time_wait(t, &tmp, b->deadline);
+    b->dead = 1;
     t->st.held--;
     return tcb_emit(t, &tmp);
 }
@@ -445,9 +478,9 @@ static int tcb_fold_emit(struct tcb_table *t, struct tcb_rec *b)
 static int tcb_fold_expire(struct tcb_table *t)
 {
     while (t->fifo_len) {
-        struct tcb_rec *b = t->fifo[t->fifo_head];
-        if (!(b->rf & RF_FOLD_DEAD)) {
-            if (tcb_deadline(t, b) > t->now)
+        struct tcb_blob *b = t->fifo[t->fifo_head];
+        if (!b->dead) {
+            if (b->deadline > t->now)
                 return 0;
             uint32_t j = tcb_fold_find(t, &b->key, b->hash);
             if (j != TCB_NIL)
@@ -476,13 +509,13 @@ int tcb_fold_take(struct tcb_table *t, const struct tcb_key *k, uint32_t h, uint
     uint32_t j = tcb_fold_find(t, k, h);
     if (j == TCB_NIL)
         return 0;
-    struct tcb_rec *b = t->folds[j].rec;
+    struct tcb_blob *b = t->folds[j].rec;
     tcb_fold_delete(t, j);
-    if (tcb_deadline(t, b) <= ts)
+    if (b->deadline <= ts)
         return tcb_fold_emit(t, b);
     uint32_t i;
     int rc = 0;
-    b->rf |= RF_FOLD_DEAD; /* out of the fold hash: an eviction now must not see it */
+    b->dead = 1; /* out of the fold hash: an eviction now must not see it */
     if (t->cfg.max_connections && t->nfull + t->nemb_live >= t->cfg.max_connections)
         rc = tcb_evict(t);
     if (rc || (rc = tcb_alloc_rec(t, &i)) != 0)
@@ -491,7 +524,6 @@ int tcb_fold_take(struct tcb_table *t, const struct tcb_key *k, uint32_t h, uint
         return rc;
     struct tcb_rec *r = R(t, i);
     tcb_unfold_into(b, r);
-    r->rf &= ~RF_FOLD_DEAD;
     tcb_list_append(t, &t->done, i);
     j = tcb_find_slot(t, k, h);
     t->slots[j].idx1 = i + 1;
@@ -503,24 +535,24 @@ int tcb_fold_take(struct tcb_table *t, const struct tcb_key *k, uint32_t h, uint
 }
 
 /* Every folded record still held, for the end of the run. */
-uint32_t tcb_fold_list(const struct tcb_table *t, struct tcb_rec **out)
+uint32_t tcb_fold_list(const struct tcb_table *t, struct tcb_blob **out)
 {
     uint32_t n = 0;
     for (uint32_t x = 0; x < t->fifo_len; x++) {
-        struct tcb_rec *b = t->fifo[(t->fifo_head + x) & (t->fifo_cap - 1)];
-        if (!(b->rf & RF_FOLD_DEAD))
+        struct tcb_blob *b = t->fifo[(t->fifo_head + x) & (t->fifo_cap - 1)];
+        if (!b->dead)
             out[n++] = b;
     }
     return n;
 }
 
 /* Write folded record b at the end of the run (states at the capture end). */
-int tcb_fold_finish(struct tcb_table *t, struct tcb_rec *b)
+int tcb_fold_finish(struct tcb_table *t, struct tcb_blob *b)
 {
     struct tcb_rec tmp;
     tcb_unfold_into(b, &tmp);
     tcb_expire_time_wait(t, &tmp, t->now);
-    b->rf |= RF_FOLD_DEAD;
+    b->dead = 1;
     t->st.held--;
     return tcb_emit(t, &tmp);
 }

@@ -191,7 +191,7 @@ int tcb_advance(struct tcb_table *t, uint64_t ts_ns)
 struct tcb_end {
     uint64_t id;
     uint32_t idx;        /* record (or embryo) index, or TCB_NIL for a folded record */
-    struct tcb_rec *blob;
+    struct tcb_blob *blob;
     bool embryo;
 };
 
@@ -210,7 +210,7 @@ int tcb_finish(struct tcb_table *t)
     if (!n)
         return 0;
     struct tcb_end *ends = malloc(n * sizeof(*ends));
-    struct tcb_rec **blobs = malloc((t->fifo_len + 1) * sizeof(*blobs));
+    struct tcb_blob **blobs = malloc((t->fifo_len + 1) * sizeof(*blobs));
     if (!ends || !blobs) {
         free(ends);
         free(blobs);

@@ -159,6 +159,22 @@ struct tcb_emb {
     uint16_t vlan;
 };
 
+/*
+ * A folded closed record (table.c): what lookup and expiry need in the
+ * clear, then the record's image (the record up to its timeline, its
+ * events, its anomalies) without the key, as 8-byte words with the zero
+ * words left out (a bitmap says which are there).
+ */
+struct tcb_blob {
+    struct tcb_key key;
+    uint64_t id, deadline;
+    uint32_t hash;
+    uint8_t dead; /* unfolded or written: freed when the FIFO reaches it */
+    uint8_t nev, nanom;
+    uint8_t nwords; /* words in the image */
+    uint64_t data[]; /* bitmap (one bit a word), then the nonzero words */
+};
+
 /* A hash slot: the hash beside the index, so probing touches no record. */
 struct tcb_slot {
     uint32_t idx1; /* record index + 1, 0 = empty */
@@ -209,10 +225,10 @@ struct tcb_table {
     /* Folded closed records (table.c): a hash by key and a FIFO by age. */
     struct tcb_fold_slot {
         uint32_t hash;
-        struct tcb_rec *rec; /* NULL = empty slot */
+        struct tcb_blob *rec; /* NULL = empty slot */
     } *folds;
     uint32_t nfolds, capfolds; /* capfolds: power of two, or 0 */
-    struct tcb_rec **fifo;     /* ring of blobs in folding order */
+    struct tcb_blob **fifo;    /* ring of blobs in folding order */
     uint32_t fifo_head, fifo_len, fifo_cap;
     uint32_t nfull;            /* full records held (what --max-connections bounds) */
 
@@ -302,8 +318,8 @@ uint64_t tcb_deadline(const struct tcb_table *t, const struct tcb_rec *r);
 int tcb_retire(struct tcb_table *t, uint32_t i);
 int tcb_fold_take(struct tcb_table *t, const struct tcb_key *k, uint32_t h, uint64_t ts,
                   uint32_t *out);
-uint32_t tcb_fold_list(const struct tcb_table *t, struct tcb_rec **out);
-int tcb_fold_finish(struct tcb_table *t, struct tcb_rec *b);
+uint32_t tcb_fold_list(const struct tcb_table *t, struct tcb_blob **out);
+int tcb_fold_finish(struct tcb_table *t, struct tcb_blob *b);
 void tcb_fold_free(struct tcb_table *t);
 
 /* tcb.c */
