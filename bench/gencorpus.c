@@ -269,7 +269,7 @@ struct dir {
     uint8_t hdrlen, ttl, ws;
     uint16_t synwin, win, amss, mss, ipid;
     uint32_t isn, snd, rcv, tsoff, pbase, flow;
-    uint64_t pseudo; /* addresses, protocol and ports, unfolded */
+    uint64_t pseudo; /* pseudo-header addresses and protocol, unfolded */
     uint64_t ipbase; /* IPv4 header words but length and id, unfolded */
     int64_t tap_rtt; /* tap -> this endpoint -> tap, us */
     int64_t ato;     /* this endpoint's delayed-ACK timeout when receiving */
@@ -1143,7 +1143,7 @@ static void conn_init(struct gen *g, struct conn *c)
     put32(cmac + 2, tp->cidx);
     for (int d = 0; d < 2; d++) {
         struct dir *dr = &c->dir[d];
-        dr->pseudo = aw + 6 + tp->cport + tp->sport;
+        dr->pseudo = aw + 6;
         dr->ipbase = 0x4500 + 0x4000 + (uint32_t)(dr->ttl << 8 | 6) + aw;
         memcpy(dr->hdr, d ? cmac : gw_mac, 6);
         memcpy(dr->hdr + 6, d ? gw_mac : cmac, 6);
