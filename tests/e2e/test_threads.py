@@ -2,8 +2,9 @@
 """--threads 1, 2 and 3 give byte-identical NDJSON and identical database rows
 (every table but the run metadata that names the command line and start time).
 
-Usage: test_threads.py TCBSCOPE BENCH_DIR SAMPLES_DIR
-Runs on a generated corpus of 3000 connections (BENCH_DIR/gen_corpus.py) and on
+Usage: test_threads.py TCBSCOPE GENCORPUS SAMPLES_DIR
+Runs on a generated corpus of 3000 connections (GENCORPUS: bench/gencorpus, or a
+directory holding the Python gen_corpus.py) and on
 all bundled samples read as one stream.
 """
 import os
@@ -37,10 +38,12 @@ def main():
     fails = 0
     try:
         sets = []
-        gen = os.path.join(bench, "gen_corpus.py")
-        if os.path.exists(gen):
+        gen = [bench]
+        if os.path.isdir(bench):
+            gen = [sys.executable, os.path.join(bench, "gen_corpus.py")]
+        if os.path.exists(gen[-1]):
             pcap = os.path.join(d, "c.pcap")
-            subprocess.run([sys.executable, gen, "--connections", "3000", "--seed", "3", "--snaplen", "128",
+            subprocess.run(gen + ["--connections", "3000", "--seed", "3", "--snaplen", "128",
                             "--out", pcap, "--quiet"], check=True, stdout=subprocess.DEVNULL)
             sets.append(("corpus", [pcap]))
         caps = sorted(os.path.join(samples, f) for f in os.listdir(samples) if f.endswith((".pcap", ".pcapng")))
