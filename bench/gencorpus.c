@@ -1596,6 +1596,27 @@ static bool parse_args(int argc, char **argv, struct opts *o)
     return true;
 }
 
+/* Frees every buffer of the generator. */
+static void gen_free(struct gen *g)
+{
+    for (uint32_t i = 0; i < g->nslots; i++) {
+        struct conn *c = &g->slots[i];
+        free(c->fr);
+        free(c->buf);
+        free(c->dir[0].tst);
+        free(c->dir[1].tst);
+    }
+    free(g->slots);
+    free(g->freel);
+    free(g->heap);
+    free(g->tset);
+    free(g->tused);
+    free(g->port_cum);
+    free(g->port_num);
+    free(g->obuf);
+}
+
+/* Monotonic clock in seconds. */
 static double now_s(void)
 {
     struct timespec ts;
@@ -1612,6 +1633,7 @@ int main(int argc, char **argv)
     const struct opts *o = &g->o;
     if (!parse_ports(g, o->ports)) {
         fprintf(stderr, "gencorpus: bad --ports '%s' (port:weight,...)\n", o->ports);
+        gen_free(g);
         return 2;
     }
     double t_begin = now_s();
@@ -1629,16 +1651,20 @@ int main(int argc, char **argv)
         cnt[V_MIDSTREAM] = capm;
     }
     cnt[V_FIN] = n - sum;
+    int rc = 2;
+    uint8_t *var = NULL;
+    int64_t *recent = NULL;
     if (cnt[V_FIN] < 0) {
         fprintf(stderr, "gencorpus: too few connections for the mix\n");
-        return 2;
+        goto done;
     }
-    uint8_t *var = malloc((size_t)n);
+    rc = 1;
+    var = malloc((size_t)n);
     g->obuf = malloc(OUTBUF);
-    int64_t *recent = calloc(RECENT, sizeof *recent);
+    recent = calloc(RECENT, sizeof *recent);
     if (!var || !g->obuf || !recent) {
         fprintf(stderr, "gencorpus: out of memory\n");
-        return 1;
+        goto done;
     }
     long k = 0;
     for (long i = 0; i < cnt[V_MIDSTREAM]; i++)
@@ -1657,11 +1683,11 @@ int main(int argc, char **argv)
     g->out = fopen(o->out, "wb");
     if (!g->out) {
         fprintf(stderr, "gencorpus: %s: %s\n", o->out, strerror(errno));
-        return 1;
+        goto done;
     }
     if (o->truth && !(g->truth = fopen(o->truth, "w"))) {
         fprintf(stderr, "gencorpus: %s: %s\n", o->truth, strerror(errno));
-        return 1;
+        goto done;
     }
     uint8_t fh[24];
     put32le(fh, 0xa1b2c3d4);
@@ -1717,7 +1743,7 @@ int main(int argc, char **argv)
         script(g, c);
         if (c->tbeg < start) {
             fprintf(stderr, "gencorpus: internal error: frame before its connection's start\n");
-            return 1;
+            goto done;
         }
         sort_frames(c);
         tset_add(g, &c->tup);
@@ -1749,13 +1775,19 @@ int main(int argc, char **argv)
     }
     pop_until(g, -1);
     out_flush(g);
-    if (fclose(g->out) != 0 || g->failed) {
+    int e = fclose(g->out);
+    g->out = NULL;
+    if (e != 0 || g->failed) {
         fprintf(stderr, "gencorpus: %s: write failed\n", o->out);
-        return 1;
+        goto done;
     }
-    if (g->truth && (ferror(g->truth) | fclose(g->truth))) {
-        fprintf(stderr, "gencorpus: %s: write failed\n", o->truth);
-        return 1;
+    if (g->truth) {
+        e = ferror(g->truth) | fclose(g->truth);
+        g->truth = NULL;
+        if (e) {
+            fprintf(stderr, "gencorpus: %s: write failed\n", o->truth);
+            goto done;
+        }
     }
     if (!o->quiet)
         fprintf(stderr, "\r%60s\r", "");
@@ -1785,5 +1817,14 @@ int main(int argc, char **argv)
            "retx_up", (unsigned long long)g->stat_retx_up, "ooo", (unsigned long long)g->stat_ooo,
            "req_rto", (unsigned long long)g->stat_reqrto, "ipv6", (unsigned long long)g->stat_v6,
            "vlan", (unsigned long long)g->stat_vlan);
-    return 0;
+    rc = 0;
+done:
+    if (g->out)
+        fclose(g->out);
+    if (g->truth)
+        fclose(g->truth);
+    free(var);
+    free(recent);
+    gen_free(g);
+    return rc;
 }
