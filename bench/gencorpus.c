@@ -275,6 +275,7 @@ struct dir {
     int64_t ato;     /* this endpoint's delayed-ACK timeout when receiving */
     double upb;      /* us per wire byte when sending */
     uint64_t pbytes;
+    int64_t tmax;    /* tap time of this direction's latest frame so far */
     bool pend;       /* a delayed ACK is due at pend_t unless it sends first */
     int64_t pend_t;
     uint32_t pend_ack;
@@ -552,6 +553,8 @@ static void emit_raw(struct gen *g, struct conn *c, int d, int64_t t, unsigned f
     c->nbuf += 16 + cap;
     g->wire += flen;
     dr->pbytes += plen;
+    if (t > dr->tmax)
+        dr->tmax = t;
     if (t > c->tend)
         c->tend = t;
     if (t < c->tbeg)
@@ -585,6 +588,14 @@ static void emit_syn(struct gen *g, struct conn *c, int d, int64_t t, bool synac
              c->dir[d].synwin);
 }
 
+/* When d decides to send something new at t: not before its own latest
+ * frame (an endpoint acts on data after it has ACKed it, so a FIN or request
+ * never passes the tap ahead of the ACK that precedes it). */
+static int64_t after_own(const struct conn *c, int d, int64_t t)
+{
+    return t > c->dir[d].tmax ? t : c->dir[d].tmax + 1;
+}
+
 /* d is about to send at t: its pending delayed ACK goes first if due. */
 static void flush_ack(struct gen *g, struct conn *c, int d, int64_t t)
 {
@@ -609,6 +620,7 @@ static int64_t send_msg(struct gen *g, struct conn *c, int d, int64_t t, uint32_
 {
     struct dir *S = &c->dir[d], *R = &c->dir[1 - d];
     int r = 1 - d;
+    t = after_own(c, d, t);
     flush_ack(g, c, d, t);
     uint32_t mss = S->mss, seq0 = S->snd, end = seq0 + nbytes, ackv = S->rcv;
     uint32_t nseg = (nbytes + mss - 1) / mss;
@@ -851,7 +863,7 @@ static void close_fin(struct gen *g, struct conn *c, int64_t t, int a, double me
     struct rng *r = &g->r;
     int b = 1 - a;
     struct dir *A = &c->dir[a], *B = &c->dir[b];
-    t += rng_lognorm(r, median, 1.5, lo, hi);
+    t = after_own(c, a, t + rng_lognorm(r, median, 1.5, lo, hi));
     flush_ack(g, c, a, t);
     flush_ack(g, c, b, t + B->tap_rtt);
     uint32_t x = A->snd, y = B->snd;
@@ -890,7 +902,7 @@ static void close_simultaneous(struct gen *g, struct conn *c, int64_t t)
     struct rng *r = &g->r;
     struct dir *C = &c->dir[0], *S = &c->dir[1];
     c->notes.close = CL_SIMULTANEOUS;
-    t += rng_lognorm(r, 200000, 1.2, 100, 20000000);
+    t = after_own(c, 0, t + rng_lognorm(r, 200000, 1.2, 100, 20000000));
     flush_ack(g, c, 0, t);
     flush_ack(g, c, 1, t);
     uint32_t x = C->snd, y = S->snd;
@@ -907,7 +919,7 @@ static void close_simultaneous(struct gen *g, struct conn *c, int64_t t)
 static void close_rst(struct gen *g, struct conn *c, int64_t t, int d, enum abort_kind who)
 {
     c->notes.abort = who;
-    t += rng_lognorm(&g->r, 150000, 1.5, 100, 30000000);
+    t = after_own(c, d, t + rng_lognorm(&g->r, 150000, 1.5, 100, 30000000));
     flush_ack(g, c, 0, t);
     flush_ack(g, c, 1, t);
     emit(g, c, d, t, TH_RST | TH_ACK, c->dir[d].snd, c->dir[d].rcv, 0, 0);
@@ -1093,6 +1105,7 @@ static void conn_init(struct gen *g, struct conn *c)
         c->dir[d].ntst = 0;
         c->dir[d].pbytes = 0;
         c->dir[d].pend = false;
+        c->dir[d].tmax = 0;
     }
     C->synwin = profiles[prof].synwin;
     S->synwin = v6 ? 64800 : 64240;
