@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/run.sh [small|large] [RUNS]: tcbscope against the libpcap read floor
-# (and tshark / Argus when installed) on a standard corpus of ../shared/bench.
+# (and tshark / Argus when installed) on a standard corpus (bench/corpus.sh).
 #
 # Makes the corpus once into a cache directory outside the repository
 # ($TCBSCOPE_BENCH_CACHE, default ~/.cache/tcbscope-bench), builds floor.c and
@@ -28,7 +28,7 @@ tool=$here/build-release/cli/tcbscope
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-packets=$(python3 -c "import json;print(sum(json.loads(l)['packets'] for l in open('$cache/$name.truth.jsonl')))")
+packets=$(python3 -c "import json;print(sum(json.loads(l)['packets'] for l in open('$truth')))")
 mb=$(python3 -c "import os;print(os.path.getsize('$pcap')/1e6)")
 
 # One timed run: prints "wall_seconds max_rss_kib".
@@ -80,4 +80,4 @@ for c in "${order[@]}"; do
 done
 echo "table written to $tsv"
 echo "truth agreement on $name:"
-python3 "$here/tests/e2e/truth_check.py" "$tool" --pcap "$pcap" --truth "$cache/$name.truth.jsonl" || true
+python3 "$here/tests/e2e/truth_check.py" "$tool" --pcap "$pcap" --truth "$truth" || true

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/sinks.sh [small|large] [RUNS]: what the SQLite and NDJSON sinks cost
-# on a standard corpus of ../shared/bench, without reading and analysis.
+# on a standard corpus (bench/corpus.sh), without reading and analysis.
 #
 # Builds tests/storage/bench_storage in a release build with tests
 # (build-bench/), which runs the corpus through the decoder and the engine

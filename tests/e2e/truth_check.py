@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Agreement of tcbscope with the benchmark generator's per-connection truth.
 
-Usage: truth_check.py TCBSCOPE BENCH_DIR [--connections N] [--seed S]
+Usage: truth_check.py TCBSCOPE GEN [--connections N] [--seed S]
        truth_check.py TCBSCOPE --pcap F.pcap --truth F.truth.jsonl
 
-Generates a corpus with BENCH_DIR/gen_corpus.py (or reads a given one), runs
+Generates a corpus with GEN (the bench/gencorpus executable, or a directory
+holding the Python gen_corpus.py: same arguments, same truth format), or reads
+a given one, runs
 `tcbscope analyze --json`, and checks for every connection of the truth file:
 who is client, open kind, close kind (client-first / server-first /
 simultaneous / RST by whom / refused / unanswered), the mid-stream flag, the
@@ -105,14 +107,16 @@ def main():
         if a.pcap:
             pcap, truth_path = a.pcap, a.truth
         else:
-            gen = os.path.join(a.bench or "", "gen_corpus.py")
-            if not os.path.exists(gen):
-                print("no generator at", gen)
+            gen = [a.bench or ""]
+            if os.path.isdir(gen[0]):
+                gen = [sys.executable, os.path.join(gen[0], "gen_corpus.py")]
+            if not os.path.exists(gen[-1]):
+                print("no generator at", gen[-1])
                 return 77
             pcap = os.path.join(tmp, "c.pcap")
             truth_path = os.path.join(tmp, "c.truth.jsonl")
-            subprocess.run([sys.executable, gen, "--connections", str(a.connections), "--seed", str(a.seed),
-                            "--snaplen", "128", "--out", pcap, "--truth", truth_path, "--quiet"],
+            subprocess.run(gen + ["--connections", str(a.connections), "--seed", str(a.seed),
+                                  "--snaplen", "128", "--out", pcap, "--truth", truth_path, "--quiet"],
                            check=True, stdout=subprocess.DEVNULL)
         out = os.path.join(tmp, "out.json")
         subprocess.run([a.tool, "analyze", pcap, "--json", out, "--quiet", "--force"], check=True)
