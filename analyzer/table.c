@@ -690,7 +690,8 @@ static int tcb_evict_one(struct tcb_table *t, uint32_t i)
 
 /*
  * --max-connections full records are held: make room, in a batch so the cost is paid
- * rarely, taking first what changes the results least:
+ * rarely, taking first what changes the results least (open connections are
+ * finished early only when steps 0 and 1 cannot bring the count under the cap):
  *  0. records past their own deadline (the sweep had not reached them):
  *     finished exactly as without a cap;
  *  1. closed records waiting out TIME-WAIT, oldest first: folded out of
@@ -730,11 +731,15 @@ int tcb_evict(struct tcb_table *t)
             n++;
         }
     }
-    while (n < want && t->done.head != TCB_NIL) {
+    uint64_t cap = t->cfg.max_connections;
+    while (t->done.head != TCB_NIL && (n < want || t->nfull + t->nemb_live >= cap)) {
         if ((rc = tcb_fold(t, t->done.head)) != 0)
             return rc;
         n++;
     }
+    if (t->nfull + t->nemb_live < cap)
+        return 0; /* room made without finishing an open connection early */
+    n = 0; /* open ones go in a batch of their own */
     for (int pass = 0; pass < 4 && n < want; pass++) {
         for (i = t->active.head; i != TCB_NIL && n < want; i = next) {
             next = *tcb_next_of(t, i);
