@@ -168,8 +168,13 @@ int tcb_step(struct tcb_table *t, const struct dis_pkt *p, bool segment, bool ju
     if (p->ts_ns > t->now || !t->clock_started || jump)
         t->now = p->ts_ns;
     t->clock_started = true;
-    if ((rc = tcb_expire(t)) != 0)
-        return rc;
+    /* Reclaiming memory once a millisecond of capture time is enough (what a
+     * record says never depends on when it is reclaimed: tcb_deadline()). */
+    if (t->now >= t->next_sweep_ns || jump) {
+        t->next_sweep_ns = t->now + 1000000;
+        if ((rc = tcb_expire(t)) != 0)
+            return rc;
+    }
     return segment ? tcb_segment_in(t, p) : 0;
 }
 

@@ -215,6 +215,7 @@ struct tcb_table {
      * connection.  held[] are frames waiting for a time jump to be
      * confirmed or refuted; held[0] is the jump. */
     uint64_t now;
+    uint64_t next_sweep_ns; /* tcb_expire() runs again once now reaches it */
     bool clock_started;
     uint32_t nheld;
     struct tcb_held {

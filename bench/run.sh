@@ -21,8 +21,9 @@ esac
 cc -O2 -o "$cache/floor" "$shared/bench/floor.c" -lpcap
 if [ ! -f "$here/build-release/build.ninja" ]; then
     rm -rf "$here/build-release"
-    meson setup "$here/build-release" "$here" --buildtype=release -Db_ndebug=true -Dtests=false >/dev/null
+    meson setup "$here/build-release" "$here" --buildtype=release -Db_ndebug=true -Db_lto=true -Dtests=false >/dev/null
 fi
+meson configure "$here/build-release" -Db_lto=true >/dev/null # link-time inlining across modules
 meson compile -C "$here/build-release" >/dev/null || { echo "release build failed" >&2; exit 1; }
 tool=$here/build-release/cli/tcbscope
 out=$(mktemp -d)

@@ -19,7 +19,7 @@ esac
 . "$(dirname "$0")/corpus.sh"
 if [ ! -f "$here/build-bench/build.ninja" ]; then
     rm -rf "$here/build-bench"
-    meson setup "$here/build-bench" "$here" --buildtype=release -Db_ndebug=true >/dev/null
+    meson setup "$here/build-bench" "$here" --buildtype=release -Db_ndebug=true -Db_lto=true >/dev/null
 fi
 meson compile -C "$here/build-bench" tests/storage/bench_storage >/dev/null ||
     { echo "release build failed" >&2; exit 1; }
