@@ -18,7 +18,7 @@ case $name in
     *) echo "usage: bench/run.sh [small|large] [RUNS]" >&2; exit 2 ;;
 esac
 . "$(dirname "$0")/corpus.sh"
-cc -O2 -o "$cache/floor" "$shared/bench/floor.c" -lpcap
+cc -O2 -o "$cache/floor" "$here/bench/floor.c" -lpcap
 if [ ! -f "$here/build-release/build.ninja" ]; then
     rm -rf "$here/build-release"
     meson setup "$here/build-release" "$here" --buildtype=release -Db_ndebug=true -Db_lto=true -Dtests=false >/dev/null
