@@ -359,13 +359,16 @@ static bool ep_data_stats(struct tcb_ep *e, uint32_t seq, uint32_t len, bool fin
     uint32_t end = seq + len, max = e->snd_max;
     bool filled = false;
 
-    if (!len || !(e->f & EP_SEQ))
+    if (!(e->f & EP_SEQ))
         return false; /* nothing seen before it: nothing to compare, no timing yet */
     if (tcb_seq_gt(seq, max)) {
-        /* Bytes already counted missed (ACKed unseen) are no hole. */
+        /* Skipped bytes (a FIN alone shows them too); those already counted
+         * missed (ACKed unseen) are no hole. */
         uint32_t from = (st->sf & SF_MISS) && tcb_seq_gt(st->miss_hi, max) ? st->miss_hi : max;
         if (tcb_seq_lt(from, seq))
             ep_hole_add(st, from, seq);
+    } else if (!len) {
+        return false;
     } else if (!(len == 1 && !fin && seq + 1 == max)) {
         uint32_t lo = tcb_seq_lt(seq, e->lo) ? e->lo : seq; /* below lo: new (mid-stream) */
         uint32_t below = tcb_seq_lt(end, max) ? end : max;
@@ -382,7 +385,7 @@ static bool ep_data_stats(struct tcb_ep *e, uint32_t seq, uint32_t len, bool fin
     }
     if ((st->sf & SF_MISS) && tcb_seq_geq(end, st->miss_hi))
         st->sf &= (uint8_t)~SF_MISS;
-    if (!tcb_seq_gt(end, max))
+    if (!len || !tcb_seq_gt(end, max))
         return filled;
     if (!(st->sf & SF_TIMING)) {
         st->rtt_end = end;
@@ -418,7 +421,11 @@ static void ep_ack_stats(struct tcb_ep *q, uint32_t ack, uint64_t ts)
     st->missed += ep_hole_below(st, a);
     uint32_t top = (st->sf & SF_MISS) && tcb_seq_gt(st->miss_hi, q->snd_max) ? st->miss_hi
                                                                              : q->snd_max;
-    if ((q->f & (EP_ISN | EP_ACKED)) && tcb_seq_gt(a, top) && a - top < TCB_MISS_MAX) {
+    /* Only for an endpoint the tap sees sending (as Zeek counts gaps only
+     * between established endpoints): one side of a half-duplex capture
+     * ACKs the other's data, which the tap never had a chance to see. */
+    if ((q->f & (EP_ISN | EP_ACKED)) && q->packets && tcb_seq_gt(a, top) &&
+        a - top < TCB_MISS_MAX) {
         st->missed += a - top;
         st->miss_hi = a;
         st->sf |= SF_MISS;
