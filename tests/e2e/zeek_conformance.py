@@ -256,7 +256,6 @@ def main(argv=None):
             want_hist = r["history"] if has_hist else None
             ok = (c is not None and (want_state is None or ours_state == want_state) and
                   (want_hist is None or ours_hist == want_hist))
-            key = (trace, norm_addr(r["orig_h"]), r["orig_p"], norm_addr(r["resp_h"]), r["resp_p"])
             pkts = ""
             if c is not None and "orig_pkts" in cols and r["orig_pkts"] != UNKNOWN:
                 o, p = oriented_pkts(r, c)
