@@ -437,12 +437,13 @@ static void ep_ack_stats(struct tcb_ep *q, uint32_t ack, uint64_t ts)
  * zero-window advertisements (Wireshark's tcp.analysis.zero_window) and
  * duplicate ACKs (tcp.analysis.duplicate_ack: no payload, no SYN/FIN/RST,
  * a non-zero window, at the next sequence number, with the ACK and window
- * of the sender's previous segment), counted only while the peer has data
- * outstanding (RFC 5681 §2).
+ * of the sender's previous segment).  Like Wireshark, and unlike RFC 5681
+ * §2, data outstanding is not required: the ACK a receiver repeats for a
+ * spurious retransmission (a D-SACK) is a duplicate on the wire too.
  */
 static void tcb_seg_counters(struct tcb_rec *r, int s, const struct dis_pkt *p)
 {
-    struct tcb_ep *e = &r->ep[s], *q = &r->ep[!s];
+    struct tcb_ep *e = &r->ep[s];
     struct tcb_ep_stats *st = &e->st;
     uint16_t fl = p->tcp_flags;
     bool plain = !(fl & (DIS_TH_SYN | DIS_TH_FIN | DIS_TH_RST));
@@ -451,8 +452,7 @@ static void tcb_seg_counters(struct tcb_rec *r, int s, const struct dis_pkt *p)
         st->zero_win++;
     if (plain && (fl & DIS_TH_ACK) && !p->payload_len && p->window != 0 &&
         (st->sf & SF_PREV_ACK) && p->ack == st->last_ack && p->window == st->last_win &&
-        (e->f & EP_SEQ) && p->seq == e->snd_max && (q->f & EP_SEQ) &&
-        tcb_seq_lt(p->ack, q->snd_max))
+        (e->f & EP_SEQ) && p->seq == e->snd_max)
         st->dup_acks++;
     if (fl & DIS_TH_ACK) {
         st->last_ack = p->ack;

@@ -226,7 +226,7 @@ struct tcb_conn_info {
     uint64_t ip_bytes[2];      /* IP datagram lengths (IPv4 total length, IPv6 40 + payload) */
     uint64_t retrans_bytes[2]; /* payload bytes sent again below the highest sequence seen */
     uint64_t zero_windows[2];  /* segments advertising a zero window (not SYN/FIN/RST) */
-    uint64_t dup_acks[2];      /* duplicate ACKs (Wireshark's rule, with data outstanding) */
+    uint64_t dup_acks[2];      /* duplicate ACKs (Wireshark's tcp.analysis.duplicate_ack) */
     uint64_t out_of_order[2];  /* segments filling a hole below the highest sequence seen */
     uint64_t missed_bytes[2];  /* its bytes the peer ACKed that the tap never saw (Zeek's
                                   missed_bytes, per direction) */

@@ -1100,9 +1100,9 @@ static void test_zero_window_advertisements_skip_syn_fin_rst(void **st)
     fx_free(f);
 }
 
-/* Duplicate ACKs: same ACK and window as the sender's previous segment,
- * no payload, data outstanding from the peer. */
-static void test_duplicate_acks_need_same_ack_window_and_data_outstanding(void **st)
+/* Duplicate ACKs (Wireshark's rule): same ACK and window as the sender's
+ * previous segment, no payload, at the sender's next sequence number. */
+static void test_duplicate_acks_repeat_ack_and_window_without_payload(void **st)
 {
     (void)st;
     struct fx *f = fx_new();
@@ -1116,13 +1116,15 @@ static void test_duplicate_acks_need_same_ack_window_and_data_outstanding(void *
     seg_opt(f, S, ACK, 5001, 2001, 0, 4.3, 3000, NULL);   /* window update: no dup */
     seg_opt(f, S, ACK, 5001, 2001, 0, 4.4, 3000, NULL);   /* dup 3 */
     seg_opt(f, S, ACK, 5001, 4001, 0, 5, 3000, NULL);     /* all ACKed */
-    seg_opt(f, S, ACK, 5001, 4001, 0, 6, 3000, NULL);     /* nothing outstanding: no dup */
+    seg_opt(f, S, ACK, 5001, 4001, 0, 6, 3000, NULL);     /* nothing outstanding: dup 4 */
     seg(f, C, ACK, 4001, 5001, 10, 7);
     seg_opt(f, S, ACK | PSH, 5001, 4001, 5, 7.1, 3000, NULL); /* payload: no dup */
-    seg_opt(f, S, ACK, 5006, 4001, 0, 7.2, 3000, NULL);   /* ACK 4001 again, 10 out: dup 4 */
+    seg_opt(f, S, ACK, 5006, 4001, 0, 7.2, 3000, NULL);   /* ACK 4001 again: dup 5 */
+    seg_opt(f, S, ACK, 5005, 4001, 0, 7.3, 3000, NULL);   /* below its next seq: no dup */
+    seg_opt(f, S, FIN | ACK, 5006, 4001, 0, 7.4, 3000, NULL); /* FIN: no dup */
     finish(f);
     struct got *g = &f->out[0];
-    assert_int_equal(g->c.dup_acks[S], 4);
+    assert_int_equal(g->c.dup_acks[S], 5);
     assert_int_equal(g->c.dup_acks[C], 0);
     fx_free(f);
 }
@@ -1254,7 +1256,7 @@ int main(void)
         cmocka_unit_test(test_ip_bytes_sum_every_segment_per_direction),
         cmocka_unit_test(test_retransmitted_bytes_count_only_the_resent_part),
         cmocka_unit_test(test_zero_window_advertisements_skip_syn_fin_rst),
-        cmocka_unit_test(test_duplicate_acks_need_same_ack_window_and_data_outstanding),
+        cmocka_unit_test(test_duplicate_acks_repeat_ack_and_window_without_payload),
         cmocka_unit_test(test_hole_fill_is_out_of_order_then_retransmission),
         cmocka_unit_test(test_missed_bytes_are_acked_bytes_never_seen),
         cmocka_unit_test(test_rtt_samples_follow_karns_rule),
