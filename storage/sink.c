@@ -296,14 +296,14 @@ void sink_conn_row_fill(struct sink_conn_row *row, const struct tcb_conn_info *c
     put_opt(&v[SINK_COL_rtt_s2c_avg_ns], rs2c, c->rtt_avg_ns[TCB_SERVER]);
     put_opt(&v[SINK_COL_rtt_s2c_max_ns], rs2c, c->rtt_max_ns[TCB_SERVER]);
     /* The handshake seen from the tap: SYN -> SYN/ACK crosses the tap-server path
-     * twice, SYN/ACK -> ACK the tap-client path (docs/vantage.md). */
-    bool hs = (h & (TCB_HAVE_SYN | TCB_HAVE_SYNACK)) == (TCB_HAVE_SYN | TCB_HAVE_SYNACK);
-    put_opt(&v[SINK_COL_tap_to_server_ns], hs && c->synack_ns >= c->syn_ns,
-            c->synack_ns - c->syn_ns);
-    put_opt(&v[SINK_COL_tap_to_client_ns],
-            (h & (TCB_HAVE_SYNACK | TCB_HAVE_ACK)) == (TCB_HAVE_SYNACK | TCB_HAVE_ACK) &&
-                c->ack_ns >= c->synack_ns,
-            c->ack_ns - c->synack_ns);
+     * twice, SYN/ACK -> ACK the tap-client path (docs/vantage.md).  Karn's rule:
+     * after a retransmitted SYN (SYN/ACK) the answer may be to either copy. */
+    bool ts = (h & (TCB_HAVE_SYN | TCB_HAVE_SYNACK)) == (TCB_HAVE_SYN | TCB_HAVE_SYNACK) &&
+              c->synack_ns >= c->syn_ns && !c->syn_retransmits;
+    bool tc = (h & (TCB_HAVE_SYNACK | TCB_HAVE_ACK)) == (TCB_HAVE_SYNACK | TCB_HAVE_ACK) &&
+              c->ack_ns >= c->synack_ns && !c->synack_retransmits;
+    put_opt(&v[SINK_COL_tap_to_server_ns], ts, c->synack_ns - c->syn_ns);
+    put_opt(&v[SINK_COL_tap_to_client_ns], tc, c->ack_ns - c->synack_ns);
 }
 
 /* What a file type is called in messages. */

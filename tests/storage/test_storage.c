@@ -311,11 +311,11 @@ static bool expect_stat(struct expv *e, const char *col, const struct tcb_conn_i
         ev_opt(e, rtt, (int64_t)c->rtt_avg_ns[d]);
     else if (!strcmp(col + 7, "_max_ns"))
         ev_opt(e, rtt, (int64_t)c->rtt_max_ns[d]);
-    else if (!strcmp(col, "tap_to_server_ns"))
-        ev_opt(e, (h & TCB_HAVE_SYN) && (h & TCB_HAVE_SYNACK),
+    else if (!strcmp(col, "tap_to_server_ns")) /* NULL after a SYN retransmission (Karn) */
+        ev_opt(e, (h & TCB_HAVE_SYN) && (h & TCB_HAVE_SYNACK) && !c->syn_retransmits,
                (int64_t)(c->synack_ns - c->syn_ns));
     else if (!strcmp(col, "tap_to_client_ns"))
-        ev_opt(e, (h & TCB_HAVE_SYNACK) && (h & TCB_HAVE_ACK),
+        ev_opt(e, (h & TCB_HAVE_SYNACK) && (h & TCB_HAVE_ACK) && !c->synack_retransmits,
                (int64_t)(c->ack_ns - c->synack_ns));
     else
         return false;
