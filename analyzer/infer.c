@@ -323,6 +323,18 @@ static uint32_t ep_hole_take(struct tcb_ep_stats *st, uint32_t lo, uint32_t hi)
     return got;
 }
 
+/* Forget holes ending over TCB_MISS_MAX below top: never ACKed (a one-sided
+ * capture), they would match data again once the sequence space wraps. */
+static void ep_hole_prune(struct tcb_ep_stats *st, uint32_t top)
+{
+    for (unsigned i = 0; i < st->nholes;) {
+        if ((uint32_t)(top - st->hole[i].hi) > TCB_MISS_MAX)
+            st->hole[i] = st->hole[--st->nholes];
+        else
+            i++;
+    }
+}
+
 /* Take every hole byte below seq out of the holes; returns how many there were. */
 static uint32_t ep_hole_below(struct tcb_ep_stats *st, uint32_t seq)
 {
@@ -387,6 +399,8 @@ static bool ep_data_stats(struct tcb_ep *e, uint32_t seq, uint32_t len, bool fin
         st->sf &= (uint8_t)~SF_MISS;
     if (!len || !tcb_seq_gt(end, max))
         return filled;
+    if (st->nholes)
+        ep_hole_prune(st, end);
     if (!(st->sf & SF_TIMING)) {
         st->rtt_end = end;
         st->rtt_ts = ts;

@@ -1151,6 +1151,25 @@ static void test_hole_fill_is_out_of_order_then_retransmission(void **st)
     fx_free(f);
 }
 
+/* A hole never filled nor ACKed (the peer's ACKs not captured) is forgotten
+ * long before the sequence space wraps onto it again. */
+static void test_stale_hole_is_forgotten_before_the_sequence_space_wraps(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    handshake(f);
+    seg(f, C, ACK, 1001, 5001, 1000, 3); /* [1001, 2001) */
+    seg(f, C, ACK, 3001, 5001, 1000, 4); /* [3001, 4001): hole [2001, 3001) */
+    for (int i = 0; i < 4; i++)          /* 4 x 2^30 bytes: 4001 + 2^32 is 4001 again */
+        seg(f, C, ACK, 4001 + ((uint32_t)i << 30), 5001, 1u << 30, 5 + i);
+    seg(f, C, ACK, 2001, 5001, 1000, 10); /* 2^32 bytes later: a retransmission, no fill */
+    finish(f);
+    struct got *g = &f->out[0];
+    assert_int_equal(g->c.out_of_order[C], 0);
+    assert_int_equal(g->c.retrans_packets[C], 1);
+    fx_free(f);
+}
+
 /* Missed bytes: a hole the peer ACKs over, and data ACKed past the highest
  * sequence the tap saw; neither is counted twice when data follows. */
 static void test_missed_bytes_are_acked_bytes_never_seen(void **st)
@@ -1258,6 +1277,7 @@ int main(void)
         cmocka_unit_test(test_zero_window_advertisements_skip_syn_fin_rst),
         cmocka_unit_test(test_duplicate_acks_repeat_ack_and_window_without_payload),
         cmocka_unit_test(test_hole_fill_is_out_of_order_then_retransmission),
+        cmocka_unit_test(test_stale_hole_is_forgotten_before_the_sequence_space_wraps),
         cmocka_unit_test(test_missed_bytes_are_acked_bytes_never_seen),
         cmocka_unit_test(test_rtt_samples_follow_karns_rule),
     };
