@@ -2,7 +2,7 @@
  * embryo.c - embryonic records: a connection of which the tap has seen only
  * a bare SYN (and identical retransmissions of it) is kept in a compact
  * record, as Linux keeps a request sock for a connection not yet accepted.
- * A SYN flood or a port scan then costs 136 bytes a tuple instead of a full
+ * A SYN flood or a port scan then costs 144 bytes a tuple instead of a full
  * record of ~940.
  *
  * Exactness: an embryo holds the SYN's fields that tcb_segment() reads, so
@@ -25,7 +25,8 @@
 bool tcb_emb_eligible(const struct dis_pkt *p)
 {
     return (p->tcp_flags & (DIS_TH_SYN | DIS_TH_ACK | DIS_TH_RST | DIS_TH_FIN)) == DIS_TH_SYN &&
-           p->payload_len == 0 && p->flags_odd == 0 && p->csum != DIS_CSUM_BAD_IP &&
+           p->payload_len == 0 && p->flags_odd == 0 && p->ip_len <= UINT16_MAX &&
+           p->csum != DIS_CSUM_BAD_IP &&
            p->csum != DIS_CSUM_BAD_TCP;
 }
 
@@ -72,6 +73,7 @@ int tcb_emb_new(struct tcb_table *t, const struct dis_pkt *p, const struct tcb_k
     e->ack = p->ack;
     e->flags = p->tcp_flags;
     e->window = p->window;
+    e->ip_len = (uint16_t)p->ip_len;
     e->opt_present = p->opt.present;
     e->mss = p->opt.mss;
     e->wscale = p->opt.wscale;
@@ -112,6 +114,7 @@ static void tcb_emb_syn(const struct tcb_emb *e, uint64_t ts, uint64_t frame, st
     p->ack = e->ack;
     p->tcp_flags = e->flags;
     p->window = e->window;
+    p->ip_len = e->ip_len;
     p->opt.present = e->opt_present;
     p->opt.mss = e->mss;
     p->opt.wscale = e->wscale;
@@ -132,6 +135,7 @@ static bool tcb_emb_same(const struct tcb_emb *e, const struct dis_pkt *p)
     tcb_emb_syn(e, p->ts_ns, p->frame, &q);
     return p->sport == q.sport && memcmp(p->src, q.src, 16) == 0 && p->seq == q.seq &&
            p->ack == q.ack && p->tcp_flags == q.tcp_flags && p->window == q.window &&
+           p->ip_len == q.ip_len &&
            p->opt.present == q.opt.present && p->opt.mss == q.opt.mss &&
            p->opt.wscale == q.opt.wscale && p->opt.tfo_cookie_len == q.opt.tfo_cookie_len &&
            p->tunnel == q.tunnel;

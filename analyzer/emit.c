@@ -124,6 +124,19 @@ int tcb_emit(struct tcb_table *t, struct tcb_rec *r)
         c.data_bytes[i] = b;
         c.mss[i] = e->mss;
         c.wscale[i] = e->wscale;
+        c.ip_bytes[i] = e->st.ip_bytes;
+        c.retrans_bytes[i] = e->st.retx_bytes;
+        c.zero_windows[i] = e->st.zero_win;
+        c.dup_acks[i] = e->st.dup_acks;
+        c.out_of_order[i] = e->st.ooo;
+        c.missed_bytes[i] = e->st.missed;
+        c.rtt_samples[i] = e->st.rtt_n;
+        if (e->st.rtt_n) {
+            c.have |= i == TCB_CLIENT ? TCB_HAVE_RTT_C2S : TCB_HAVE_RTT_S2C;
+            c.rtt_min_ns[i] = e->st.rtt_min;
+            c.rtt_avg_ns[i] = e->st.rtt_sum / e->st.rtt_n;
+            c.rtt_max_ns[i] = e->st.rtt_max;
+        }
     }
     if ((cl->f & EP_ISN) && (sv->f & EP_ISN) && (cl->f & (EP_SYN_SENT | EP_SYNACK_SENT)) &&
         (sv->f & (EP_SYN_SENT | EP_SYNACK_SENT))) {

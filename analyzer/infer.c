@@ -240,6 +240,9 @@ static void ep_seq_init(struct tcb_ep *e, uint32_t lo)
     e->snd_max = lo;
     e->span = 0;
     e->f |= EP_SEQ;
+    /* A new sequence space: holes and timing of the old one mean nothing in it. */
+    e->st.nholes = 0;
+    e->st.sf &= (uint8_t)~(SF_MISS | SF_TIMING);
 }
 
 /* Account [seq, end) sent by e; returns true when all of it was seen before. */
@@ -258,6 +261,221 @@ static bool ep_seq_advance(struct tcb_ep *e, uint32_t seq, uint32_t end)
         return false;
     }
     return true;
+}
+
+/* ------------------------------------------------------------------------
+ * Per-direction statistics (docs/schema.md): holes in what an endpoint
+ * sent, out-of-order and retransmitted data, missed bytes, zero windows,
+ * duplicate ACKs and data-to-ACK round trips.  All of it is computed from
+ * the segment at hand, inside tcb_segment(), so replaying a record's
+ * segments rebuilds it.
+ */
+
+/* A peer ACK further than this past what the tap saw is not trusted as missed data. */
+#define TCB_MISS_MAX (1u << 30)
+
+/* Remember [lo, hi) as skipped by the tap; when every slot is taken the lowest hole gives way. */
+static void ep_hole_add(struct tcb_ep_stats *st, uint32_t lo, uint32_t hi)
+{
+    if (st->nholes == TCB_HOLES) {
+        unsigned low = 0;
+        for (unsigned i = 1; i < st->nholes; i++)
+            if (tcb_seq_lt(st->hole[i].lo, st->hole[low].lo))
+                low = i;
+        st->hole[low] = st->hole[--st->nholes];
+    }
+    st->hole[st->nholes].lo = lo;
+    st->hole[st->nholes].hi = hi;
+    st->nholes++;
+}
+
+/* Take [lo, hi) out of the holes; returns how many of its bytes were in one. */
+static uint32_t ep_hole_take(struct tcb_ep_stats *st, uint32_t lo, uint32_t hi)
+{
+    uint32_t got = 0;
+    for (unsigned i = 0; i < st->nholes;) {
+        uint32_t a = st->hole[i].lo, b = st->hole[i].hi;
+        uint32_t x = tcb_seq_gt(lo, a) ? lo : a, y = tcb_seq_lt(hi, b) ? hi : b;
+        if (!tcb_seq_lt(x, y)) {
+            i++;
+            continue;
+        }
+        got += y - x;
+        if (x == a && y == b) {
+            st->hole[i] = st->hole[--st->nholes]; /* look at slot i again */
+            continue;
+        }
+        if (x == a) {
+            st->hole[i].lo = y;
+        } else if (y == b) {
+            st->hole[i].hi = x;
+        } else {
+            /* The segment lies inside the hole: keep both ends if there is room
+             * (else a later fill of the upper end counts as a retransmission). */
+            st->hole[i].hi = x;
+            if (st->nholes < TCB_HOLES) {
+                st->hole[st->nholes].lo = y;
+                st->hole[st->nholes].hi = b;
+                st->nholes++;
+            }
+        }
+        i++;
+    }
+    return got;
+}
+
+/* Forget holes ending over TCB_MISS_MAX below top: never ACKed (a one-sided
+ * capture), they would match data again once the sequence space wraps. */
+static void ep_hole_prune(struct tcb_ep_stats *st, uint32_t top)
+{
+    for (unsigned i = 0; i < st->nholes;) {
+        if ((uint32_t)(top - st->hole[i].hi) > TCB_MISS_MAX)
+            st->hole[i] = st->hole[--st->nholes];
+        else
+            i++;
+    }
+}
+
+/* Take every hole byte below seq out of the holes; returns how many there were. */
+static uint32_t ep_hole_below(struct tcb_ep_stats *st, uint32_t seq)
+{
+    uint32_t got = 0;
+    for (unsigned i = 0; i < st->nholes;) {
+        if (!tcb_seq_lt(st->hole[i].lo, seq)) {
+            i++;
+            continue;
+        }
+        if (tcb_seq_lt(seq, st->hole[i].hi)) {
+            got += seq - st->hole[i].lo;
+            st->hole[i].lo = seq;
+            i++;
+        } else {
+            got += st->hole[i].hi - st->hole[i].lo;
+            st->hole[i] = st->hole[--st->nholes];
+        }
+    }
+    return got;
+}
+
+/*
+ * Payload [seq, seq + len) from e, before e's sequence space takes it in:
+ * the hole it leaves when it starts past snd_max, the hole bytes it fills
+ * (an out-of-order segment: first seen now, below what was already seen),
+ * the bytes it sends again (retransmitted; a keep-alive's byte is not),
+ * and the RTT timing of new data (Karn: a timed range sent again, or a
+ * hole below it filled, gives no sample).  Returns true when it filled a
+ * hole, so it is no retransmission.
+ */
+static bool ep_data_stats(struct tcb_ep *e, uint32_t seq, uint32_t len, bool fin, uint64_t ts)
+{
+    struct tcb_ep_stats *st = &e->st;
+    uint32_t end = seq + len, max = e->snd_max;
+    bool filled = false;
+
+    if (!(e->f & EP_SEQ))
+        return false; /* nothing seen before it: nothing to compare, no timing yet */
+    if (tcb_seq_gt(seq, max)) {
+        /* Skipped bytes (a FIN alone shows them too); those already counted
+         * missed (ACKed unseen) are no hole. */
+        uint32_t from = (st->sf & SF_MISS) && tcb_seq_gt(st->miss_hi, max) ? st->miss_hi : max;
+        if (tcb_seq_lt(from, seq))
+            ep_hole_add(st, from, seq);
+    } else if (!len) {
+        return false;
+    } else if (!(len == 1 && !fin && seq + 1 == max)) {
+        uint32_t lo = tcb_seq_lt(seq, e->lo) ? e->lo : seq; /* below lo: new (mid-stream) */
+        uint32_t below = tcb_seq_lt(end, max) ? end : max;
+        if (tcb_seq_lt(lo, below)) {
+            uint32_t got = ep_hole_take(st, lo, below);
+            if (got) {
+                st->ooo++;
+                filled = true;
+            }
+            st->retx_bytes += below - lo - got;
+            if ((st->sf & SF_TIMING) && tcb_seq_lt(lo, st->rtt_end))
+                st->sf &= (uint8_t)~SF_TIMING;
+        }
+    }
+    if ((st->sf & SF_MISS) && tcb_seq_geq(end, st->miss_hi))
+        st->sf &= (uint8_t)~SF_MISS;
+    if (!len || !tcb_seq_gt(end, max))
+        return filled;
+    if (st->nholes)
+        ep_hole_prune(st, end);
+    if (!(st->sf & SF_TIMING)) {
+        st->rtt_end = end;
+        st->rtt_ts = ts;
+        st->sf |= SF_TIMING;
+    }
+    return filled;
+}
+
+/*
+ * An ACK from q's peer, at time ts, of q's data: the RTT sample of q's
+ * timed segment once covered, and q's bytes it covers that the tap never
+ * saw (holes, or past the highest sequence seen): missed bytes.
+ */
+static void ep_ack_stats(struct tcb_ep *q, uint32_t ack, uint64_t ts)
+{
+    struct tcb_ep_stats *st = &q->st;
+    if (!(q->f & EP_SEQ))
+        return;
+    if ((st->sf & SF_TIMING) && tcb_seq_geq(ack, st->rtt_end)) {
+        uint64_t d = ts > st->rtt_ts ? ts - st->rtt_ts : 0;
+        if (!st->rtt_n || d < st->rtt_min)
+            st->rtt_min = d;
+        if (d > st->rtt_max)
+            st->rtt_max = d;
+        st->rtt_sum += d;
+        st->rtt_n++;
+        st->sf &= (uint8_t)~SF_TIMING;
+    }
+    uint32_t a = ack;
+    if ((q->f & EP_FIN) && tcb_seq_gt(a, q->fin_seq))
+        a = q->fin_seq; /* the FIN's sequence number is no data */
+    st->missed += ep_hole_below(st, a);
+    uint32_t top = (st->sf & SF_MISS) && tcb_seq_gt(st->miss_hi, q->snd_max) ? st->miss_hi
+                                                                             : q->snd_max;
+    /* Only for an endpoint the tap sees sending (as Zeek counts gaps only
+     * between established endpoints): one side of a half-duplex capture
+     * ACKs the other's data, which the tap never had a chance to see. */
+    if ((q->f & (EP_ISN | EP_ACKED)) && q->packets && tcb_seq_gt(a, top) &&
+        a - top < TCB_MISS_MAX) {
+        st->missed += a - top;
+        st->miss_hi = a;
+        st->sf |= SF_MISS;
+    }
+}
+
+/*
+ * Counters read off the segment's header before it changes anything:
+ * zero-window advertisements (Wireshark's tcp.analysis.zero_window) and
+ * duplicate ACKs (tcp.analysis.duplicate_ack: no payload, no SYN/FIN/RST,
+ * a non-zero window, at the next sequence number, with the ACK and window
+ * of the sender's previous segment).  Like Wireshark, and unlike RFC 5681
+ * §2, data outstanding is not required: the ACK a receiver repeats for a
+ * spurious retransmission (a D-SACK) is a duplicate on the wire too.
+ */
+static void tcb_seg_counters(struct tcb_rec *r, int s, const struct dis_pkt *p)
+{
+    struct tcb_ep *e = &r->ep[s];
+    struct tcb_ep_stats *st = &e->st;
+    uint16_t fl = p->tcp_flags;
+    bool plain = !(fl & (DIS_TH_SYN | DIS_TH_FIN | DIS_TH_RST));
+
+    if (plain && p->window == 0)
+        st->zero_win++;
+    if (plain && (fl & DIS_TH_ACK) && !p->payload_len && p->window != 0 &&
+        (st->sf & SF_PREV_ACK) && p->ack == st->last_ack && p->window == st->last_win &&
+        (e->f & EP_SEQ) && p->seq == e->snd_max)
+        st->dup_acks++;
+    if (fl & DIS_TH_ACK) {
+        st->last_ack = p->ack;
+        st->sf |= SF_PREV_ACK;
+    } else {
+        st->sf &= (uint8_t)~SF_PREV_ACK;
+    }
+    st->last_win = p->window;
 }
 
 /* ------------------------------------------------------------------------
@@ -360,11 +578,12 @@ static bool tcb_seg_syn(struct tcb_table *t, struct tcb_rec *r, int s, const str
 
     if (!(fl & DIS_TH_SYN)) {
         if (len || fin) {
+            bool filled = ep_data_stats(e, seq, len, fin, p->ts_ns);
             bool retx = ep_seq_advance(e, seq, seq + len + (fin ? 1 : 0));
             /* Keep-alive: one byte just below what was sent (RFC 9293 §3.8.4): not data. */
             if (retx && len == 1 && seq + 1 == e->snd_max && !fin)
                 retx = false;
-            if (retx)
+            if (retx && !filled) /* a hole filled is first seen now: out of order */
                 e->retrans++;
             if ((e->f & EP_FIN) && len && tcb_seq_gt(seq + len, e->fin_seq)) {
                 uint32_t bit = s ? RF_DATA_AFTER_FIN1 : RF_DATA_AFTER_FIN0;
@@ -487,6 +706,7 @@ static void tcb_seg_ack(struct tcb_table *t, struct tcb_rec *r, int s, const str
     /* The peer's FIN, once this endpoint ACKs past it. */
     if ((q->f & EP_FIN) && tcb_seq_gt(p->ack, q->fin_seq))
         ep_fact(r, e, EP_GOT_FIN);
+    ep_ack_stats(q, p->ack, p->ts_ns);
     /* ACK of data the tap never saw. */
     if ((q->f & EP_SEQ) && tcb_seq_gt(p->ack, q->snd_max) && (q->f & (EP_ISN | EP_ACKED))) {
         uint32_t bit = s ? RF_ACK_UNSEEN1 : RF_ACK_UNSEEN0;
@@ -545,6 +765,7 @@ void tcb_segment(struct tcb_table *t, struct tcb_rec *r, int s, const struct dis
     r->last_ns = p->ts_ns;
     r->last_frame = p->frame;
     e->packets++;
+    e->st.ip_bytes += p->ip_len;
     if (s == TCB_SERVER)
         r->rf |= RF_SERVER_ANSWERED;
     zeek_packet(&r->zeek, s == r->first_sender ? 0 : 1, p);
@@ -559,6 +780,7 @@ void tcb_segment(struct tcb_table *t, struct tcb_rec *r, int s, const struct dis
         tcb_anomaly(r, s, TCB_ANOM_OPT_MALFORMED, p);
     if ((fl & DIS_TH_SYN) && (fl & DIS_TH_FIN))
         tcb_anomaly(r, s, TCB_ANOM_SYN_FIN, p);
+    tcb_seg_counters(r, s, p);
 
     if (fl & DIS_TH_RST) {
         if (fl & DIS_TH_SYN)

@@ -315,6 +315,7 @@ int tcb_expire(struct tcb_table *t)
 /* The record image a blob holds: from just after the key to the end of its
  * timeline and anomalies, in whole words (the layout of struct tcb_rec). */
 #define TCB_IMG_OFF sizeof(struct tcb_key)
+#define TCB_FOLD_MAP_WORDS 3 /* bitmap words: one bit per 8 bytes of a record */
 #define TCB_IMG_PREFIX (offsetof(struct tcb_rec, ev) - TCB_IMG_OFF)
 _Static_assert(TCB_IMG_OFF % 8 == 0 && TCB_IMG_PREFIX % 8 == 0, "records fold by words");
 _Static_assert(sizeof(struct tcb_ev_int) % 8 == 0 && sizeof(struct tcb_an_int) % 8 == 0,
@@ -418,9 +419,9 @@ static int tcb_fold(struct tcb_table *t, uint32_t i)
     int rc = tcb_fold_grow(t);
     if (rc)
         return rc;
-    uint64_t img[sizeof(struct tcb_rec) / 8], map[2] = {0, 0};
+    uint64_t img[sizeof(struct tcb_rec) / 8], map[TCB_FOLD_MAP_WORDS] = {0};
     unsigned n = tcb_image(r, img), used = 0;
-    _Static_assert(sizeof(struct tcb_rec) / 8 <= 128, "two bitmap words");
+    _Static_assert(sizeof(struct tcb_rec) / 8 <= 64 * TCB_FOLD_MAP_WORDS, "bitmap words");
     for (unsigned k = 0; k < n; k++)
         if (img[k]) {
             map[k / 64] |= 1ULL << (k % 64);

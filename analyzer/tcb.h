@@ -187,6 +187,8 @@ struct tcb_anom {
 #define TCB_HAVE_OPTS 0x080      /* sack_permitted/timestamps known (both SYNs seen) */
 #define TCB_HAVE_VLAN 0x100      /* vlan */
 #define TCB_HAVE_TUNNEL_ID 0x200 /* tunnel_id */
+#define TCB_HAVE_RTT_C2S 0x400   /* rtt_*_ns[TCB_CLIENT]: at least one data-to-ACK sample */
+#define TCB_HAVE_RTT_S2C 0x800   /* rtt_*_ns[TCB_SERVER] */
 
 #define TCB_ZEEK_HISTORY_MAX 48
 
@@ -220,6 +222,19 @@ struct tcb_conn_info {
     uint64_t packets[2];         /* indexed by enum tcb_endpoint of the sender: c2s, s2c */
     uint64_t data_bytes[2];      /* unique payload bytes sent */
     uint64_t retrans_packets[2]; /* segments retransmitting data already seen */
+    /* What the tap saw each endpoint send, indexed like packets[] (docs/schema.md). */
+    uint64_t ip_bytes[2];      /* IP datagram lengths (IPv4 total length, IPv6 40 + payload) */
+    uint64_t retrans_bytes[2]; /* payload bytes sent again below the highest sequence seen */
+    uint64_t zero_windows[2];  /* segments advertising a zero window (not SYN/FIN/RST) */
+    uint64_t dup_acks[2];      /* duplicate ACKs (Wireshark's tcp.analysis.duplicate_ack) */
+    uint64_t out_of_order[2];  /* segments filling a hole below the highest sequence seen */
+    uint64_t missed_bytes[2];  /* its bytes the peer ACKed that the tap never saw (Zeek's
+                                  missed_bytes, per direction) */
+    /* Data-to-ACK round trips (Karn's rule) of the data an endpoint sent, timed at the
+     * tap: [TCB_CLIENT] = tap to server and back, [TCB_SERVER] = tap to client and back.
+     * Valid with TCB_HAVE_RTT_C2S / TCB_HAVE_RTT_S2C. */
+    uint64_t rtt_samples[2];
+    uint64_t rtt_min_ns[2], rtt_avg_ns[2], rtt_max_ns[2];
     uint16_t mss[2];
     uint8_t wscale[2];
     bool sack_permitted; /* both SYNs carried SACK-permitted (with TCB_HAVE_OPTS) */

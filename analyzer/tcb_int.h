@@ -79,6 +79,33 @@ struct tcb_an_int {
 #define RF_DATA_AFTER_FIN0 0x2000
 #define RF_DATA_AFTER_FIN1 0x4000
 
+/* Statistic flags (tcb_ep.sf). */
+#define SF_PREV_ACK 0x01 /* its previous segment carried an ACK: last_ack/last_win valid */
+#define SF_MISS 0x02     /* miss_hi valid: its bytes up to there counted missed or seen */
+#define SF_TIMING 0x04   /* a segment ending at rtt_end is timed since rtt_ts (Karn) */
+
+#define TCB_HOLES 3 /* sequence holes remembered per endpoint (out-of-order, missed bytes) */
+
+/* Counters of what one endpoint sent, all computed in tcb_segment()'s path (infer.c). */
+struct tcb_ep_stats {
+    uint64_t ip_bytes;
+    uint64_t retx_bytes; /* payload bytes below snd_max outside a known hole */
+    uint64_t missed;     /* its bytes the peer ACKed and the tap never saw */
+    uint32_t zero_win, dup_acks, ooo;
+    uint32_t last_ack;   /* ACK field of its previous segment (dup ACK rule) */
+    uint16_t last_win;   /* raw window of its previous segment */
+    uint8_t sf;          /* SF_* */
+    uint8_t nholes;
+    uint32_t miss_hi;    /* with SF_MISS: one past the highest byte counted missed */
+    struct {
+        uint32_t lo, hi; /* [lo, hi): sequence space skipped, not yet seen nor ACKed */
+    } hole[TCB_HOLES];
+    uint32_t rtt_end;    /* with SF_TIMING: the timed segment's end sequence */
+    uint32_t rtt_n;      /* samples taken */
+    uint64_t rtt_ts;     /* with SF_TIMING: when the timed segment passed the tap */
+    uint64_t rtt_sum, rtt_min, rtt_max;
+};
+
 struct tcb_ep {
     uint8_t addr[16];
     uint16_t port;
@@ -99,6 +126,7 @@ struct tcb_ep {
     uint8_t ord_fin, ord_got_fin, ord_ack_fin; /* order in which FIN facts arrived */
     uint64_t tw_ns;   /* when it entered TIME-WAIT */
     uint64_t packets, retrans;
+    struct tcb_ep_stats st;
 };
 
 /* Canonical key: the lower (address, port) first, so both directions meet. */
@@ -141,7 +169,7 @@ struct tcb_rec {
  * An embryonic connection (embryo.c): nothing seen but a bare SYN and its
  * retransmissions, as Linux keeps a request sock instead of a full socket.
  * It holds what replaying that SYN through tcb_segment() needs to rebuild
- * the full record exactly (tcb_emb_rebuild): 136 bytes instead of ~940.
+ * the full record exactly (tcb_emb_rebuild): 144 bytes instead of ~1200.
  */
 struct tcb_emb {
     struct tcb_key key;
@@ -154,6 +182,7 @@ struct tcb_emb {
     uint32_t retx; /* identical SYNs after the first */
     uint16_t flags, window;
     uint16_t opt_present, mss;
+    uint16_t ip_len; /* of the SYN (and each copy): IP bytes counted per segment */
     uint8_t wscale, tfo_cookie_len, tunnel;
     uint8_t client_is_a : 1, has_vlan : 1;
     uint16_t vlan;

@@ -208,6 +208,9 @@ struct dis_pkt {
 
     uint8_t ip_version; /* 4 or 6 */
     uint8_t ttl;        /* TTL / hop limit */
+    uint32_t ip_len;    /* bytes of the (innermost) IP datagram as its header says: the IPv4
+                           total length, or 40 + the IPv6 payload length (extension headers
+                           included); the frame's length when a GSO/TSO or jumbo header had 0 */
     uint8_t src[16], dst[16];
 
     uint16_t sport, dport;

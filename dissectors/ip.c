@@ -60,6 +60,7 @@ static inline enum dis_skip dis_ipv4(struct dis_cur *c, size_t wire_left, bool v
     if (wire_left > tot)
         p->flags_odd |= DIS_ODD_ETH_PADDING;
     p->ttl = ttl;
+    p->ip_len = (uint32_t)tot;
 
     if (verify_csum && dis_csum_fold(dis_csum_add(0, &hdr, hlen)) != 0xffff)
         p->csum = DIS_CSUM_BAD_IP;
@@ -156,6 +157,7 @@ static inline enum dis_skip dis_ipv6(struct dis_cur *c, size_t wire_left, struct
     if (wire_left > plen + 40)
         p->flags_odd |= DIS_ODD_ETH_PADDING;
     p->ttl = hlim;
+    p->ip_len = (uint32_t)(plen + 40);
     dis_cur_limit(c, plen);
     rest = plen; /* wire bytes of the payload from c->p on; always >= dis_left(c) */
 

@@ -481,6 +481,43 @@ if want simultaneous-close; then
     expect simultaneous-close "$A4:40024 $B4:8080 1 active_passive active passive complete simultaneous TIME-WAIT TIME-WAIT 0 100 2000 0"
 fi
 
+if want rtt-delay; then
+    log rtt-delay
+    # 50 ms one-way delay on the wire between the tap (in the client's
+    # namespace) and the server: tap->server->tap ~ 100 ms, tap->client ~ 0.
+    # The wire drops the server's first full-size segment (IP length 1500)
+    # before the tap; the server's INPUT drops the client's 41st full-size
+    # segment after the tap; the capture filter leaves out the server's
+    # second (777-byte) segment (IP length 20 + 32 + 777 = 829), which the client
+    # receives and ACKs.  The server's small receive buffer and its 1 s nap
+    # before reading fill the client's window: zero-window advertisements.
+    wire_up tap --delay 50 --drop-ba 1500
+    nooffload tcbs-a w0; nooffload tcbs-b w0
+    nsx tcbs-b iptables -A INPUT -p tcp --dport 8080 -m length --length 1500 \
+        -m statistic --mode nth --every 1000000 --packet 40 -j DROP
+    cap_start tcbs-a w0 "$OUT/rtt-delay.pcap" -s 128 'not (tcp src port 8080 and ip[2:2] = 829)'
+    srv tcbs-b --listen 0.0.0.0 --port 8080 --rcvbuf 16384 \
+        --steps "sleep:1,recv:100000,send:500,sleep:0.3,send:777,sleep:0.3,send:4000,eof,close"
+    cli tcbs-a --connect $B4 --port 8080 --bind $A4:40030 --steps "send:100000,recv:5277,close"
+    srv_wait
+    cap_stop
+    nsx tcbs-b iptables -F
+    wire_down
+    {
+        printf '%s\trtt_c2s_min_ns\trtt_c2s_avg_ns\ttap_to_server_ns\ttap_to_client_ns\trtt_s2c_min_ns' "$HDR"
+        printf '\tretrans_packets_c2s\tretrans_bytes_c2s\tout_of_order_c2s\tmissed_bytes_c2s'
+        printf '\tretrans_packets_s2c\tretrans_bytes_s2c\tout_of_order_s2c\tmissed_bytes_s2c'
+        printf '\tzero_windows_c2s\tzero_windows_s2c\n'
+        # RTTs: 2 x 50 ms plus up to 15 ms of userspace wire and scheduling for the
+        # minimum and the handshake, up to 50 ms more for the mean (delayed ACKs, the
+        # window probes); tap->client: the client's own stack (its delayed ACK: 40 ms).
+        printf '%s:40030\t%s:8080\t1\tactive_passive\tactive\tpassive\tcomplete\tactive_client' $A4 $B4
+        printf '\tTIME-WAIT\tCLOSED\t0\t100000\t5277\t0'
+        printf '\t100000000..115000000\t100000000..165000000\t100000000..115000000\t0..5000000\t0..45000000'
+        printf '\t1\t1448\t0\t0\t0\t0\t1\t777\t0\t1..1000\n'
+    } > "$OUT/rtt-delay.expected.tsv"
+fi
+
 # ------------------------------------------------------------- tunnels
 # tcbs-u [u0 10.231.40.1 fd00:231:40::1] -- veth (underlay) -- tcbs-v [u0
 # 10.231.40.2 fd00:231:40::2]; a kernel tunnel device t0 over it in each
@@ -596,6 +633,8 @@ fi
 
 # ------------------------------------------------------------ tshark counts
 if command -v tshark >/dev/null; then
+    log tshark-fields.tsv
+    "$PY" "$HERE/tshark_fields.py" "$OUT"/*.pcap "$OUT"/*.pcapng > "$OUT/tshark-fields.tsv"
     log tshark-counts.tsv
     {
         echo "# frames=\$(tshark -r F | wc -l); tcp_frames=\$(tshark -r F -Y tcp | wc -l); tcp_conversations=\$(tshark -r F -q -z conv,tcp | grep -c '<->')"

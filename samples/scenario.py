@@ -13,7 +13,7 @@ Each connection runs a small "step script": a comma-separated list of
   touch:FILE    create FILE
   chunks:N:K:S  send K chunks of N bytes with S seconds between them
 
-  server  --listen ADDR --port P [--conns N] [--tfo] --steps STEPS
+  server  --listen ADDR --port P [--conns N] [--tfo] [--rcvbuf BYTES] --steps STEPS
   client  --connect ADDR --port P [--bind ADDR:PORT] [--reuseaddr]
           [--tfo-data N] [--repeat N] [--gap S] [--timeout S]
           [--expect-fail] [--wait FILE] --steps STEPS
@@ -106,6 +106,8 @@ def server(a):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if a.tfo:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 16)
+    if a.rcvbuf:  # set before listen(): accepted sockets inherit it and the window scale
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, a.rcvbuf)
     s.bind((a.listen, a.port))
     s.listen(16)
     log("listening on", a.listen, a.port)
@@ -171,6 +173,7 @@ def main():
     sv.add_argument("--port", type=int, default=8080)
     sv.add_argument("--conns", type=int, default=1)
     sv.add_argument("--tfo", action="store_true")
+    sv.add_argument("--rcvbuf", type=int, default=0)
     sv.add_argument("--ready")
     sv.add_argument("--steps", default="")
     cl = sub.add_parser("client")

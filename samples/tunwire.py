@@ -6,6 +6,9 @@ Used by make_samples.sh where the kernel lacks a feature:
   * tun mode (IFF_TUN|IFF_NO_PI): gives a RAW (linktype 101) capture point.
   * --delay MS: one-way delay (tc netem is not available in this kernel);
     used to make SYNs cross for the simultaneous-open sample.
+  * --drop-ba LEN: drop the first frame going from b to a whose IPv4 total
+    length is LEN (tap mode), once: a segment lost on the wire before a tap
+    in a's namespace, so the tap sees its retransmission fill a hole.
   * --mirror NS:IF --vlan ID [--svlan ID]: tap mode only.  This kernel has no
     802.1Q support (CONFIG_VLAN_8021Q unset, no bridge vlan filtering), so the
     wire itself behaves as a VLAN trunk: every frame it carries between the two
@@ -54,6 +57,7 @@ def main():
     ap.add_argument("--mirror", help="NS:IF tap receiving tagged copies")
     ap.add_argument("--vlan", type=int, default=100)
     ap.add_argument("--svlan", type=int, help="outer 802.1ad tag (QinQ)")
+    ap.add_argument("--drop-ba", type=int, help="drop the first b->a frame of this IPv4 length")
     args = ap.parse_args()
     flags = (IFF_TUN if args.mode == "tun" else IFF_TAP) | IFF_NO_PI
     fa = open_dev(args.a, flags)
@@ -63,6 +67,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
     print("ready", flush=True)
     delay = args.delay / 1000.0
+    drop_ba = args.drop_ba
     q = []  # (due, seq, outfd, frame)
     seq = 0
     while True:
@@ -85,6 +90,10 @@ def main():
                         os.write(fm, t)
                     except OSError:
                         pass
+                if (drop_ba is not None and fd == fb and args.mode == "tap" and len(pkt) >= 18 and
+                        pkt[12:14] == b"\x08\x00" and struct.unpack("!H", pkt[16:18])[0] == drop_ba):
+                    drop_ba = None  # once
+                    continue
                 seq += 1
                 heapq.heappush(q, (now + delay, seq, peer[fd], pkt))
         now = time.monotonic()

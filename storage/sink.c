@@ -274,6 +274,36 @@ void sink_conn_row_fill(struct sink_conn_row *row, const struct tcb_conn_info *c
     put_int(&v[SINK_COL_last_frame], c->last_frame);
     put_text(&v[SINK_COL_tunnel], dis_tunnel_name((enum dis_tunnel)c->tunnel));
     put_opt(&v[SINK_COL_tunnel_id], h & TCB_HAVE_TUNNEL_ID, c->tunnel_id);
+    put_int(&v[SINK_COL_ip_bytes_c2s], c->ip_bytes[TCB_CLIENT]);
+    put_int(&v[SINK_COL_ip_bytes_s2c], c->ip_bytes[TCB_SERVER]);
+    put_int(&v[SINK_COL_retrans_bytes_c2s], c->retrans_bytes[TCB_CLIENT]);
+    put_int(&v[SINK_COL_retrans_bytes_s2c], c->retrans_bytes[TCB_SERVER]);
+    put_int(&v[SINK_COL_zero_windows_c2s], c->zero_windows[TCB_CLIENT]);
+    put_int(&v[SINK_COL_zero_windows_s2c], c->zero_windows[TCB_SERVER]);
+    put_int(&v[SINK_COL_dup_acks_c2s], c->dup_acks[TCB_CLIENT]);
+    put_int(&v[SINK_COL_dup_acks_s2c], c->dup_acks[TCB_SERVER]);
+    put_int(&v[SINK_COL_out_of_order_c2s], c->out_of_order[TCB_CLIENT]);
+    put_int(&v[SINK_COL_out_of_order_s2c], c->out_of_order[TCB_SERVER]);
+    put_int(&v[SINK_COL_missed_bytes_c2s], c->missed_bytes[TCB_CLIENT]);
+    put_int(&v[SINK_COL_missed_bytes_s2c], c->missed_bytes[TCB_SERVER]);
+    bool rc2s = h & TCB_HAVE_RTT_C2S, rs2c = h & TCB_HAVE_RTT_S2C;
+    put_int(&v[SINK_COL_rtt_c2s_samples], rc2s ? c->rtt_samples[TCB_CLIENT] : 0);
+    put_opt(&v[SINK_COL_rtt_c2s_min_ns], rc2s, c->rtt_min_ns[TCB_CLIENT]);
+    put_opt(&v[SINK_COL_rtt_c2s_avg_ns], rc2s, c->rtt_avg_ns[TCB_CLIENT]);
+    put_opt(&v[SINK_COL_rtt_c2s_max_ns], rc2s, c->rtt_max_ns[TCB_CLIENT]);
+    put_int(&v[SINK_COL_rtt_s2c_samples], rs2c ? c->rtt_samples[TCB_SERVER] : 0);
+    put_opt(&v[SINK_COL_rtt_s2c_min_ns], rs2c, c->rtt_min_ns[TCB_SERVER]);
+    put_opt(&v[SINK_COL_rtt_s2c_avg_ns], rs2c, c->rtt_avg_ns[TCB_SERVER]);
+    put_opt(&v[SINK_COL_rtt_s2c_max_ns], rs2c, c->rtt_max_ns[TCB_SERVER]);
+    /* The handshake seen from the tap: SYN -> SYN/ACK crosses the tap-server path
+     * twice, SYN/ACK -> ACK the tap-client path (docs/vantage.md).  Karn's rule:
+     * after a retransmitted SYN (SYN/ACK) the answer may be to either copy. */
+    bool ts = (h & (TCB_HAVE_SYN | TCB_HAVE_SYNACK)) == (TCB_HAVE_SYN | TCB_HAVE_SYNACK) &&
+              c->synack_ns >= c->syn_ns && !c->syn_retransmits;
+    bool tc = (h & (TCB_HAVE_SYNACK | TCB_HAVE_ACK)) == (TCB_HAVE_SYNACK | TCB_HAVE_ACK) &&
+              c->ack_ns >= c->synack_ns && !c->synack_retransmits;
+    put_opt(&v[SINK_COL_tap_to_server_ns], ts, c->synack_ns - c->syn_ns);
+    put_opt(&v[SINK_COL_tap_to_client_ns], tc, c->ack_ns - c->synack_ns);
 }
 
 /* What a file type is called in messages. */

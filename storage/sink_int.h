@@ -93,7 +93,29 @@ const char *sink_voc_word(enum sink_voc v, size_t i);
     X(first_frame, "INTEGER NOT NULL", SINK_VOC_NONE)                                              \
     X(last_frame, "INTEGER NOT NULL", SINK_VOC_NONE)                                               \
     X(tunnel, "TEXT NOT NULL", SINK_VOC_TUNNEL)                                                    \
-    X(tunnel_id, "INTEGER", SINK_VOC_NONE)
+    X(tunnel_id, "INTEGER", SINK_VOC_NONE)                                                         \
+    X(ip_bytes_c2s, "INTEGER NOT NULL", SINK_VOC_NONE)                                             \
+    X(ip_bytes_s2c, "INTEGER NOT NULL", SINK_VOC_NONE)                                             \
+    X(retrans_bytes_c2s, "INTEGER NOT NULL", SINK_VOC_NONE)                                        \
+    X(retrans_bytes_s2c, "INTEGER NOT NULL", SINK_VOC_NONE)                                        \
+    X(zero_windows_c2s, "INTEGER NOT NULL", SINK_VOC_NONE)                                         \
+    X(zero_windows_s2c, "INTEGER NOT NULL", SINK_VOC_NONE)                                         \
+    X(dup_acks_c2s, "INTEGER NOT NULL", SINK_VOC_NONE)                                             \
+    X(dup_acks_s2c, "INTEGER NOT NULL", SINK_VOC_NONE)                                             \
+    X(out_of_order_c2s, "INTEGER NOT NULL", SINK_VOC_NONE)                                         \
+    X(out_of_order_s2c, "INTEGER NOT NULL", SINK_VOC_NONE)                                         \
+    X(missed_bytes_c2s, "INTEGER NOT NULL", SINK_VOC_NONE)                                         \
+    X(missed_bytes_s2c, "INTEGER NOT NULL", SINK_VOC_NONE)                                         \
+    X(rtt_c2s_samples, "INTEGER NOT NULL", SINK_VOC_NONE)                                          \
+    X(rtt_c2s_min_ns, "INTEGER", SINK_VOC_NONE)                                                    \
+    X(rtt_c2s_avg_ns, "INTEGER", SINK_VOC_NONE)                                                    \
+    X(rtt_c2s_max_ns, "INTEGER", SINK_VOC_NONE)                                                    \
+    X(rtt_s2c_samples, "INTEGER NOT NULL", SINK_VOC_NONE)                                          \
+    X(rtt_s2c_min_ns, "INTEGER", SINK_VOC_NONE)                                                    \
+    X(rtt_s2c_avg_ns, "INTEGER", SINK_VOC_NONE)                                                    \
+    X(rtt_s2c_max_ns, "INTEGER", SINK_VOC_NONE)                                                    \
+    X(tap_to_server_ns, "INTEGER", SINK_VOC_NONE)                                                  \
+    X(tap_to_client_ns, "INTEGER", SINK_VOC_NONE)
 
 enum sink_col {
 #define SINK_X(name, decl, voc) SINK_COL_##name,

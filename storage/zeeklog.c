@@ -10,7 +10,9 @@
  * originator (tcb_conn_info.zeek_orig).
  *
  * Values tcbscope does not have are unset ("-"): local_orig, local_resp,
- * missed_bytes, orig_ip_bytes, resp_ip_bytes, tunnel_parents.  service is
+ * tunnel_parents.  missed_bytes is both directions' missed bytes together
+ * (Zeek keeps one count per connection); orig_ip_bytes and resp_ip_bytes
+ * are the IP lengths each endpoint sent, as Zeek sums them.  service is
  * the IANA name of the responder's port (not Zeek's payload detection).
  * uid is "C" + the connection id in base62 (C1 = id 1), stable for a
  * capture and the way back to `tcbscope show DB ID`.
@@ -88,16 +90,18 @@ static int zk_conn(struct sink *base, const struct tcb_conn_info *c, char err[TC
     const char *svc = sink_service_name((uint16_t)rp);
     int rc = sink_out_printf(
         o, err,
-        "%llu.%06llu\t%s\t%s\t%u\t%s\t%u\ttcp\t%s\t%llu.%06llu\t%llu\t%llu\t%s\t-\t-\t-\t%s\t%llu\t-"
-        "\t%llu\t-\t-\n",
+        "%llu.%06llu\t%s\t%s\t%u\t%s\t%u\ttcp\t%s\t%llu.%06llu\t%llu\t%llu\t%s\t-\t-\t%llu\t%s\t%llu"
+        "\t%llu\t%llu\t%llu\t-\n",
         (unsigned long long)(c->first_ns / 1000000000ULL),
         (unsigned long long)(c->first_ns % 1000000000ULL / 1000), zeek_uid(c->id, uid), oh, op,
         rh, rp, svc ? svc : "-", (unsigned long long)(dur / 1000000000ULL),
         (unsigned long long)(dur % 1000000000ULL / 1000),
         (unsigned long long)c->data_bytes[orig], (unsigned long long)c->data_bytes[resp],
         r->zeek_conn_state[0] ? r->zeek_conn_state : "-",
+        (unsigned long long)(c->missed_bytes[0] + c->missed_bytes[1]),
         r->zeek_history[0] ? r->zeek_history : "(empty)", (unsigned long long)c->packets[orig],
-        (unsigned long long)c->packets[resp]);
+        (unsigned long long)c->ip_bytes[orig], (unsigned long long)c->packets[resp],
+        (unsigned long long)c->ip_bytes[resp]);
     if (rc == 0 && o->len >= ZEEK_FLUSH_AT)
         rc = sink_out_flush(o, err);
     return rc;

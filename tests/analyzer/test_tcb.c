@@ -105,6 +105,7 @@ static void seg_opt(struct fx *f, int dir, uint16_t flags, uint32_t seq, uint32_
     p.ack = ack;
     p.tcp_flags = flags;
     p.payload_len = len;
+    p.ip_len = 40 + len; /* 20 bytes of IPv4 and 20 of TCP header */
     p.window = win;
     if (opt)
         p.opt = *opt;
@@ -1037,6 +1038,200 @@ static void test_zeek_originator(void **st)
     fx_free(f);
 }
 
+/* ------------------------------------------------------------------------
+ * Per-direction statistics: expected values are counted by hand from the
+ * crafted segments (each carries 40 bytes of headers, see seg_opt()).
+ */
+
+/* IP bytes: every segment's IP length, whoever sent it, data or not. */
+static void test_ip_bytes_sum_every_segment_per_direction(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    handshake(f);                               /* C: 40 + 40, S: 40 */
+    seg(f, C, ACK | PSH, 1001, 5001, 100, 3);   /* C: 140 */
+    seg(f, S, ACK | PSH, 5001, 1101, 2000, 4);  /* S: 2040 */
+    seg(f, S, ACK | PSH, 5001, 1101, 2000, 5);  /* S: 2040 (a retransmission counts too) */
+    seg(f, C, ACK, 1101, 7001, 0, 6);           /* C: 40 */
+    finish(f);
+    struct got *g = &f->out[0];
+    assert_int_equal(g->c.ip_bytes[C], 40 + 40 + 140 + 40);
+    assert_int_equal(g->c.ip_bytes[S], 40 + 2040 + 2040);
+    fx_free(f);
+}
+
+/* Retransmitted bytes: only the part below what was already sent. */
+static void test_retransmitted_bytes_count_only_the_resent_part(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    handshake(f);
+    seg(f, C, ACK, 1001, 5001, 1000, 3);  /* [1001, 2001) new */
+    seg(f, C, ACK, 1001, 5001, 1000, 4);  /* all again: 1000 */
+    seg(f, C, ACK, 1501, 5001, 1000, 5);  /* [1501, 2001) again, [2001, 2501) new: 500 */
+    seg(f, C, ACK, 2500, 5001, 1, 6);     /* keep-alive byte: not data */
+    finish(f);
+    struct got *g = &f->out[0];
+    assert_int_equal(g->c.retrans_bytes[C], 1500);
+    assert_int_equal(g->c.retrans_packets[C], 1); /* the partly new one is no retransmission */
+    assert_int_equal(g->c.data_bytes[C], 1500);
+    assert_int_equal(g->c.retrans_bytes[S], 0);
+    fx_free(f);
+}
+
+/* Zero windows: window 0 on a segment without SYN, FIN or RST. */
+static void test_zero_window_advertisements_skip_syn_fin_rst(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    seg_opt(f, C, SYN, 1000, 0, 0, 0, 0, NULL);          /* SYN: not counted */
+    seg(f, S, SYN | ACK, 5000, 1001, 0, 1);
+    seg(f, C, ACK, 1001, 5001, 0, 2);
+    seg(f, C, ACK | PSH, 1001, 5001, 100, 3);
+    seg_opt(f, S, ACK, 5001, 1101, 0, 4, 0, NULL);        /* 1 */
+    seg_opt(f, S, ACK, 5001, 1101, 0, 5, 0, NULL);        /* 2 */
+    seg_opt(f, S, ACK, 5001, 1101, 0, 6, 4000, NULL);     /* window opens */
+    seg_opt(f, S, FIN | ACK, 5001, 1101, 0, 7, 0, NULL);  /* FIN: not counted */
+    seg_opt(f, C, RST, 1101, 0, 0, 8, 0, NULL);           /* RST: not counted */
+    finish(f);
+    struct got *g = &f->out[0];
+    assert_int_equal(g->c.zero_windows[S], 2);
+    assert_int_equal(g->c.zero_windows[C], 0);
+    fx_free(f);
+}
+
+/* Duplicate ACKs (Wireshark's rule): same ACK and window as the sender's
+ * previous segment, no payload, at the sender's next sequence number. */
+static void test_duplicate_acks_repeat_ack_and_window_without_payload(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    handshake(f);
+    seg(f, C, ACK, 1001, 5001, 1000, 3);
+    seg(f, C, ACK, 2001, 5001, 1000, 3.1);
+    seg(f, C, ACK, 3001, 5001, 1000, 3.2);
+    seg(f, S, ACK, 5001, 2001, 0, 4);                     /* new ACK */
+    seg(f, S, ACK, 5001, 2001, 0, 4.1);                   /* dup 1 */
+    seg(f, S, ACK, 5001, 2001, 0, 4.2);                   /* dup 2 */
+    seg_opt(f, S, ACK, 5001, 2001, 0, 4.3, 3000, NULL);   /* window update: no dup */
+    seg_opt(f, S, ACK, 5001, 2001, 0, 4.4, 3000, NULL);   /* dup 3 */
+    seg_opt(f, S, ACK, 5001, 4001, 0, 5, 3000, NULL);     /* all ACKed */
+    seg_opt(f, S, ACK, 5001, 4001, 0, 6, 3000, NULL);     /* nothing outstanding: dup 4 */
+    seg(f, C, ACK, 4001, 5001, 10, 7);
+    seg_opt(f, S, ACK | PSH, 5001, 4001, 5, 7.1, 3000, NULL); /* payload: no dup */
+    seg_opt(f, S, ACK, 5006, 4001, 0, 7.2, 3000, NULL);   /* ACK 4001 again: dup 5 */
+    seg_opt(f, S, ACK, 5005, 4001, 0, 7.3, 3000, NULL);   /* below its next seq: no dup */
+    seg_opt(f, S, FIN | ACK, 5006, 4001, 0, 7.4, 3000, NULL); /* FIN: no dup */
+    finish(f);
+    struct got *g = &f->out[0];
+    assert_int_equal(g->c.dup_acks[S], 5);
+    assert_int_equal(g->c.dup_acks[C], 0);
+    fx_free(f);
+}
+
+/* A segment filling a hole the tap saw skipped is out of order, not a
+ * retransmission; sending it again after that is one. */
+static void test_hole_fill_is_out_of_order_then_retransmission(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    handshake(f);
+    seg(f, C, ACK, 1001, 5001, 1000, 3);  /* [1001, 2001) */
+    seg(f, C, ACK, 3001, 5001, 1000, 4);  /* [3001, 4001): hole [2001, 3001) */
+    seg(f, C, ACK, 2001, 5001, 500, 5);   /* fills half: out of order 1 */
+    seg(f, C, ACK, 2501, 5001, 500, 6);   /* fills the rest: out of order 2 */
+    seg(f, C, ACK, 2001, 5001, 1000, 7);  /* seen already: retransmission */
+    finish(f);
+    struct got *g = &f->out[0];
+    assert_int_equal(g->c.out_of_order[C], 2);
+    assert_int_equal(g->c.retrans_packets[C], 1);
+    assert_int_equal(g->c.retrans_bytes[C], 1000);
+    assert_int_equal(g->c.data_bytes[C], 3000);
+    assert_int_equal(g->c.missed_bytes[C], 0);
+    fx_free(f);
+}
+
+/* A hole never filled nor ACKed (the peer's ACKs not captured) is forgotten
+ * long before the sequence space wraps onto it again. */
+static void test_stale_hole_is_forgotten_before_the_sequence_space_wraps(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    handshake(f);
+    seg(f, C, ACK, 1001, 5001, 1000, 3); /* [1001, 2001) */
+    seg(f, C, ACK, 3001, 5001, 1000, 4); /* [3001, 4001): hole [2001, 3001) */
+    for (int i = 0; i < 4; i++)          /* 4 x 2^30 bytes: 4001 + 2^32 is 4001 again */
+        seg(f, C, ACK, 4001 + ((uint32_t)i << 30), 5001, 1u << 30, 5 + i);
+    seg(f, C, ACK, 2001, 5001, 1000, 10); /* 2^32 bytes later: a retransmission, no fill */
+    finish(f);
+    struct got *g = &f->out[0];
+    assert_int_equal(g->c.out_of_order[C], 0);
+    assert_int_equal(g->c.retrans_packets[C], 1);
+    fx_free(f);
+}
+
+/* Missed bytes: a hole the peer ACKs over, and data ACKed past the highest
+ * sequence the tap saw; neither is counted twice when data follows. */
+static void test_missed_bytes_are_acked_bytes_never_seen(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    handshake(f);
+    seg(f, C, ACK, 1001, 5001, 1000, 3);  /* [1001, 2001) */
+    seg(f, C, ACK, 3001, 5001, 1000, 4);  /* [3001, 4001): hole of 1000 */
+    seg(f, S, ACK, 5001, 4001, 0, 5);     /* ACKs over the hole: 1000 missed */
+    seg(f, S, ACK, 5001, 4501, 0, 6);     /* [4001, 4501) never seen: 500 missed */
+    seg(f, C, ACK, 4501, 5001, 100, 7);   /* continues after the missed part: no hole */
+    seg(f, S, ACK, 5001, 4601, 0, 8);
+    seg(f, S, ACK | PSH, 5001, 4601, 10, 9);
+    seg(f, C, ACK, 4601, 5011, 0, 10);
+    finish(f);
+    struct got *g = &f->out[0];
+    assert_int_equal(g->c.missed_bytes[C], 1500);
+    assert_int_equal(g->c.missed_bytes[S], 0);
+    assert_int_equal(g->c.out_of_order[C], 0);
+    fx_free(f);
+}
+
+/* RTT: data timed at the tap, sampled at the peer's covering ACK; a timed
+ * segment sent again gives no sample (Karn). */
+static void test_rtt_samples_follow_karns_rule(void **st)
+{
+    (void)st;
+    struct fx *f = fx_new();
+    handshake(f);
+    seg(f, C, ACK, 1001, 5001, 1000, 10);  /* timed */
+    seg(f, C, ACK, 2001, 5001, 1000, 11);  /* not timed: one at a time */
+    seg(f, S, ACK, 5001, 2001, 0, 30);     /* sample 20 ms */
+    seg(f, S, ACK, 5001, 3001, 0, 31);     /* nothing timed */
+    seg(f, C, ACK, 3001, 5001, 1000, 40);  /* timed */
+    seg(f, C, ACK, 3001, 5001, 1000, 100); /* sent again: the timing is void */
+    seg(f, S, ACK, 5001, 4001, 0, 110);    /* no sample */
+    seg(f, C, ACK, 4001, 5001, 1000, 120); /* timed */
+    seg(f, S, ACK | PSH, 5001, 5001, 100, 125); /* sample 5 ms; the server's data timed */
+    seg(f, C, ACK, 5001, 5101, 0, 126);    /* server's sample 1 ms */
+    finish(f);
+    struct got *g = &f->out[0];
+    assert_true(g->c.have & TCB_HAVE_RTT_C2S);
+    assert_int_equal(g->c.rtt_samples[C], 2);
+    assert_int_equal(g->c.rtt_min_ns[C], 5 * MS);
+    assert_int_equal(g->c.rtt_max_ns[C], 20 * MS);
+    assert_int_equal(g->c.rtt_avg_ns[C], 12500000);
+    assert_true(g->c.have & TCB_HAVE_RTT_S2C);
+    assert_int_equal(g->c.rtt_samples[S], 1);
+    assert_int_equal(g->c.rtt_min_ns[S], 1 * MS);
+    assert_int_equal(g->c.rtt_max_ns[S], 1 * MS);
+    fx_free(f);
+
+    f = fx_new(); /* no data ACKed: no sample, no RTT */
+    handshake(f);
+    seg(f, C, ACK, 1001, 5001, 100, 3);
+    finish(f);
+    assert_false(f->out[0].c.have & (TCB_HAVE_RTT_C2S | TCB_HAVE_RTT_S2C));
+    assert_int_equal(f->out[0].c.rtt_samples[C], 0);
+    fx_free(f);
+}
+
 /* A SYN with a new ISN dated before the closed connection's last segment:
  * taken at that segment's time, it starts incarnation 2 (the clamped copy
  * of the segment must outlive the old record: found by fuzz_tcb under ASan). */
@@ -1098,6 +1293,14 @@ int main(void)
         cmocka_unit_test(test_max_connections_folds_closed_records_exactly),
         cmocka_unit_test(test_zeek_originator),
         cmocka_unit_test(test_backdated_syn_takes_over_at_the_clamped_time),
+        cmocka_unit_test(test_ip_bytes_sum_every_segment_per_direction),
+        cmocka_unit_test(test_retransmitted_bytes_count_only_the_resent_part),
+        cmocka_unit_test(test_zero_window_advertisements_skip_syn_fin_rst),
+        cmocka_unit_test(test_duplicate_acks_repeat_ack_and_window_without_payload),
+        cmocka_unit_test(test_hole_fill_is_out_of_order_then_retransmission),
+        cmocka_unit_test(test_stale_hole_is_forgotten_before_the_sequence_space_wraps),
+        cmocka_unit_test(test_missed_bytes_are_acked_bytes_never_seen),
+        cmocka_unit_test(test_rtt_samples_follow_karns_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -241,6 +241,7 @@ static void test_en10mb_ipv4_decodes_all_fields(void **state)
     assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, n, &p), DIS_SKIP_NONE);
     assert_plain(&p, 4);
     assert_ptr_equal(p.payload, f + 54);
+    assert_int_equal(p.ip_len, 20 + 20 + T_PAYLEN); /* the IPv4 total length */
     assert_int_equal(p.linktype, DIS_LINKTYPE_EN10MB);
     assert_int_equal(p.caplen, n);
     assert_int_equal(p.wirelen, n);
@@ -259,6 +260,7 @@ static void test_en10mb_ipv6_decodes_all_fields(void **state)
     assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, n, &p), DIS_SKIP_NONE);
     assert_plain(&p, 6);
     assert_ptr_equal(p.payload, f + 74);
+    assert_int_equal(p.ip_len, 40 + 20 + T_PAYLEN); /* 40 + the payload length */
 }
 
 static void test_vlan_tags_keep_first_two_ids_and_count_all(void **state)
@@ -821,6 +823,7 @@ static void test_ethernet_padding_is_not_payload(void **state)
     assert_int_equal(p.payload_caplen, 0);
     assert_true(p.flags_odd & DIS_ODD_ETH_PADDING);
     assert_int_equal(p.csum, DIS_CSUM_GOOD);
+    assert_int_equal(p.ip_len, 40); /* the padding is no part of the datagram */
 
     n = eth6(f, &t); /* also for IPv6 */
     memset(f + n, 0, 4);
@@ -924,6 +927,7 @@ static void test_ipv6_extension_chain_is_walked_to_tcp(void **state)
     n += ip6(f + n, 0, ext, sizeof(ext), seg, tcp(seg, &plain), true);
     assert_int_equal(dec(DIS_LINKTYPE_EN10MB, f, n, &p), DIS_SKIP_NONE);
     assert_plain(&p, 6);
+    assert_int_equal(p.ip_len, 40 + sizeof(ext) + 20 + T_PAYLEN); /* extension headers count */
 
     /* With segments left, the pseudo-header needs the final destination:
      * the checksum is left unchecked rather than called bad. */

@@ -8,6 +8,10 @@ KIND is one of:
             see samples/X.md) against the NDJSON of `tcbscope analyze X`
   counts    frame and TCP segment counts of every capture against
             samples/tshark-counts.tsv (recorded with tshark, commands in its header)
+  fields    per endpoint pair and direction: IP bytes, zero-window advertisements
+            and duplicate ACKs against samples/tshark-fields.tsv (recorded with
+            tshark by samples/tshark_fields.py)
+An expected.tsv cell "LO..HI" accepts any integer from LO to HI (timing values).
 With NAME, only that capture.  Exits 0 when every check passes, 1 otherwise,
 77 (skip) when the data it needs is absent.
 """
@@ -33,6 +37,26 @@ COLUMNS = {
     "data_bytes_s2c": lambda c: str(c["data_bytes_s2c"]),
     "tfo": lambda c: "1" if c["tfo"] else "0",
 }
+# Per-direction statistics and RTTs (null -> "null").
+for _k in ("ip_bytes", "retrans_packets", "retrans_bytes", "zero_windows", "dup_acks",
+           "out_of_order", "missed_bytes"):
+    for _d in ("c2s", "s2c"):
+        COLUMNS["%s_%s" % (_k, _d)] = (lambda key: lambda c: str(c[key]))("%s_%s" % (_k, _d))
+for _k in ("rtt_c2s_samples", "rtt_c2s_min_ns", "rtt_c2s_avg_ns", "rtt_c2s_max_ns",
+           "rtt_s2c_samples", "rtt_s2c_min_ns", "rtt_s2c_avg_ns", "rtt_s2c_max_ns",
+           "tap_to_server_ns", "tap_to_client_ns"):
+    COLUMNS[_k] = (lambda key: lambda c: "null" if c[key] is None else str(c[key]))(_k)
+
+
+def value_ok(got, want):
+    """want is a value, or LO..HI for an integer range."""
+    if ".." in want:
+        lo, hi = want.split("..")
+        try:
+            return int(lo) <= int(got) <= int(hi)
+        except ValueError:
+            return False
+    return got == want
 
 
 def endpoint(ip, port):
@@ -125,7 +149,7 @@ def check_expected(tool, samples, only):
                     continue
                 checked += 1
                 got = get(c)
-                if got != want:
+                if not value_ok(got, want):
                     print("FAIL %s %s->%s #%s: %s = %s, expected %s" %
                           (name, key[0], key[1], c["incarnation"], col, got, want))
                     failures += 1
@@ -161,6 +185,57 @@ def check_counts(tool, samples, only):
     return 1 if failures else 0
 
 
+def check_fields(tool, samples, only):
+    path = os.path.join(samples, "tshark-fields.tsv")
+    if not os.path.exists(path):
+        print("no tshark-fields.tsv")
+        return 77
+    rows = read_tsv(path)
+    if only:
+        rows = [r for r in rows if r["file"].startswith(only + ".")]
+    failures = checked = 0
+    conns_of = {}
+    for row in rows:
+        f = row["file"]
+        if f not in conns_of:
+            try:
+                conns_of[f] = run_json(tool, os.path.join(samples, f))
+            except Exception as e:  # noqa: BLE001
+                print("FAIL %s: %s" % (f, e))
+                failures += 1
+                conns_of[f] = None
+        if conns_of[f] is None:
+            continue
+        a, b = row["a"], row["b"]
+        ours = {"ip_bytes": [0, 0], "zero_win": [0, 0], "dup_ack": [0, 0]}
+        n = 0
+        for c in conns_of[f]:
+            cl = endpoint(c["client_ip"], c["client_port"])
+            sv = endpoint(c["server_ip"], c["server_port"])
+            if {cl, sv} != {a, b}:
+                continue
+            n += 1
+            ab = 0 if cl == a else 1  # index of c2s in (a->b, b->a)
+            for key, col in (("ip_bytes", "ip_bytes"), ("zero_win", "zero_windows"),
+                             ("dup_ack", "dup_acks")):
+                ours[key][ab] += c[col + "_c2s"]
+                ours[key][1 - ab] += c[col + "_s2c"]
+        if not n:
+            print("FAIL %s: no connection %s <-> %s" % (f, a, b))
+            failures += 1
+            continue
+        for key in ours:
+            for i, d in enumerate(("ab", "ba")):
+                checked += 1
+                want = int(row["%s_%s" % (key, d)])
+                if ours[key][i] != want:
+                    print("FAIL %s %s <-> %s: %s_%s = %d, tshark %d" %
+                          (f, a, b, key, d, ours[key][i], want))
+                    failures += 1
+    print("%d values checked against tshark, %d failures" % (checked, failures))
+    return 1 if failures else 0
+
+
 def main():
     if len(sys.argv) < 4:
         print(__doc__)
@@ -173,6 +248,8 @@ def main():
         return check_expected(tool, samples, only)
     if kind == "counts":
         return check_counts(tool, samples, only)
+    if kind == "fields":
+        return check_fields(tool, samples, only)
     print("unknown kind", kind)
     return 2
 

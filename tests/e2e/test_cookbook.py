@@ -14,7 +14,8 @@ import subprocess
 import sys
 import tempfile
 
-SAMPLES = ["ipv4-basic", "refused", "unanswered", "simultaneous-open", "synack-lost", "rst-abort"]
+SAMPLES = ["ipv4-basic", "refused", "unanswered", "simultaneous-open", "synack-lost", "rst-abort",
+           "rtt-delay"]
 
 
 def expected_rows(samples):
@@ -32,7 +33,7 @@ def main():
     tool, samples, readme = sys.argv[1:4]
     blocks = dict(re.findall(r"```sql\n-- cookbook: (\w+)\n(.*?)```", open(readme).read(), re.S))
     want = {"latency_percentiles", "slowest_handshakes", "failed_by_port", "simultaneous_opens",
-            "final_state_pairs", "timeline", "by_service"}
+            "final_state_pairs", "timeline", "by_service", "delay_split"}
     missing = want - set(blocks)
     assert not missing, "README lacks cookbook queries %s" % missing
     exp = expected_rows(samples)
@@ -41,8 +42,9 @@ def main():
     try:
         caps = [os.path.join(samples, s + ".pcap") for s in SAMPLES]
         # The samples were captured minutes apart: a long TIME-WAIT keeps each
-        # one's end-of-capture states as its expected.tsv describes them.
-        subprocess.run([tool, "analyze", *caps, "--db", db, "--quiet", "--time-wait", "86400"], check=True,
+        # one's end-of-capture states as its expected.tsv describes them (rtt-delay
+        # was made days after the others).
+        subprocess.run([tool, "analyze", *caps, "--db", db, "--quiet", "--time-wait", "10000000"], check=True,
                        stderr=subprocess.DEVNULL)
         con = sqlite3.connect(db)
         q = lambda name: con.execute(blocks[name]).fetchall()
@@ -69,6 +71,21 @@ def main():
               "the slowest handshake is the one whose SYN/ACK was lost (%s)" % sl["client"])
         check(slow[6] == int(sl["syn_retransmits"]) and 900 < slow[5] < 3500,
               "it took one initial RTO (~1 s) and %s SYN retransmission" % sl["syn_retransmits"])
+
+        rows = q("delay_split")
+        # rtt-delay.pcap: 50 ms each way between the tap and the server, the tap
+        # beside the client; a 777-byte server segment never passed the tap and
+        # one 1448-byte client segment was dropped after it (samples/rtt-delay.md)
+        rd = [r for r in exp if r["sample"] == "rtt-delay"][0]
+        top = rows[0]
+        check("%s:%d" % (top[1], top[2]) == rd["client"],
+              "the longest handshake split is rtt-delay's (%s)" % rd["client"])
+        check(top[5] < 5 and 100 <= top[6] < 115 and 100 <= top[8] < 115,
+              "tap->client ~0 ms, tap->server and its data round trip ~100 ms: %s" % (top,))
+        check(top[9] == 1448 and top[10] == 777, "1448 bytes resent, 777 missed: %s" % (top,))
+        sl = [r for r in exp if r["sample"] == "synack-lost"][0]
+        check(all("%s:%d" % (r[1], r[2]) != sl["client"] for r in rows),
+              "no split for synack-lost: its SYN was retransmitted (Karn)")
 
         rows = q("failed_by_port")
         failed = sorted((int(r["server"].rsplit(":", 1)[1]), r["handshake"]) for r in exp

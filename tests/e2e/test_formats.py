@@ -157,8 +157,10 @@ def zeek_log_matches_the_database():
         assert int(z["resp_pkts"]) == d["packets_s2c"]
         assert z["conn_state"] == d["zeek_conn_state"]
         assert z["history"] == d["zeek_history"]
-        for unset in ("local_orig", "local_resp", "missed_bytes", "orig_ip_bytes",
-                      "resp_ip_bytes", "tunnel_parents"):
+        assert int(z["orig_ip_bytes"]) == d["ip_bytes_c2s"]
+        assert int(z["resp_ip_bytes"]) == d["ip_bytes_s2c"]
+        assert int(z["missed_bytes"]) == d["missed_bytes_c2s"] + d["missed_bytes_s2c"]
+        for unset in ("local_orig", "local_resp", "tunnel_parents"):
             assert z[unset] == "-", (unset, z)
     # two incarnations of one tuple stay two rows with distinct uids
     assert len({z[1] for z in got}) == len(got)

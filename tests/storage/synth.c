@@ -65,6 +65,21 @@ void synth_fill(struct synth_conn *s, uint64_t id)
     c->data_bytes[1] = 5000000000ull + id; /* above 2^32 */
     c->retrans_packets[0] = id % 4;
     c->retrans_packets[1] = id % 5;
+    for (int d = 0; d < 2; d++) {
+        c->ip_bytes[d] = c->data_bytes[d] + 52 * c->packets[d];
+        c->retrans_bytes[d] = 1448 * c->retrans_packets[d];
+        c->zero_windows[d] = (id + (uint64_t)d) % 3;
+        c->dup_acks[d] = (id * 3 + (uint64_t)d) % 7;
+        c->out_of_order[d] = (id + (uint64_t)d) % 2;
+        c->missed_bytes[d] = d ? 4300000000ull + id : id % 5 * 100; /* above 2^32 too */
+        if ((id + (uint64_t)d) % 3) {
+            c->have |= d ? TCB_HAVE_RTT_S2C : TCB_HAVE_RTT_C2S;
+            c->rtt_samples[d] = 1 + id % 9;
+            c->rtt_min_ns[d] = 100000u + id;
+            c->rtt_avg_ns[d] = 2500000u + id;
+            c->rtt_max_ns[d] = 9000000000ull + id; /* 9 s: above 2^32 ns */
+        }
+    }
     c->tfo = id % 7 == 0;
     c->evicted = id % 11 == 0;
     c->first_frame = 10 * id;

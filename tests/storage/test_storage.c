@@ -41,7 +41,11 @@ static const char *const conn_columns[] = {
     "client_mss", "server_mss", "client_wscale", "server_wscale", "sack_permitted",
     "timestamps", "tfo", "zeek_conn_state", "zeek_history", "evicted", "first_time",
     "last_time", "duration_ns", "service", "community_id", "first_frame", "last_frame", "tunnel",
-    "tunnel_id"};
+    "tunnel_id", "ip_bytes_c2s", "ip_bytes_s2c", "retrans_bytes_c2s", "retrans_bytes_s2c",
+    "zero_windows_c2s", "zero_windows_s2c", "dup_acks_c2s", "dup_acks_s2c", "out_of_order_c2s",
+    "out_of_order_s2c", "missed_bytes_c2s", "missed_bytes_s2c", "rtt_c2s_samples",
+    "rtt_c2s_min_ns", "rtt_c2s_avg_ns", "rtt_c2s_max_ns", "rtt_s2c_samples", "rtt_s2c_min_ns",
+    "rtt_s2c_avg_ns", "rtt_s2c_max_ns", "tap_to_server_ns", "tap_to_client_ns"};
 #define NCOLS (sizeof(conn_columns) / sizeof(conn_columns[0]))
 
 /* ------------------------------------------------------------------------
@@ -162,6 +166,8 @@ static void ev_time(struct expv *e, uint64_t ns)
     snprintf(e->s, sizeof(e->s), "%s.%09lluZ", date, (unsigned long long)(ns % 1000000000ULL));
 }
 
+static bool expect_stat(struct expv *e, const char *col, const struct tcb_conn_info *c);
+
 static void expect_col(const struct tcb_conn_info *c, const char *col, struct expv *e)
 {
     uint32_t h = c->have;
@@ -272,8 +278,48 @@ static void expect_col(const struct tcb_conn_info *c, const char *col, struct ex
         ev_text(e, dis_tunnel_name((enum dis_tunnel)c->tunnel));
     else if (!strcmp(col, "tunnel_id"))
         ev_opt(e, h & TCB_HAVE_TUNNEL_ID, c->tunnel_id);
-    else
+    else if (!expect_stat(e, col, c))
         fail_msg("unknown column %s", col);
+}
+
+/* The per-direction statistics columns: 0 for c2s, 1 for s2c by the name's suffix. */
+static bool expect_stat(struct expv *e, const char *col, const struct tcb_conn_info *c)
+{
+    size_t n = strlen(col);
+    int d = n > 4 && !strcmp(col + n - 4, "_s2c");
+    uint32_t h = c->have;
+    bool rtt = h & (d ? TCB_HAVE_RTT_S2C : TCB_HAVE_RTT_C2S);
+    if (!strncmp(col, "rtt_", 4)) /* rtt_c2s_samples: the direction is in the middle */
+        d = !strncmp(col, "rtt_s2c", 7), rtt = h & (d ? TCB_HAVE_RTT_S2C : TCB_HAVE_RTT_C2S);
+    if (!strncmp(col, "ip_bytes_", 9))
+        ev_int(e, (int64_t)c->ip_bytes[d]);
+    else if (!strncmp(col, "retrans_bytes_", 14))
+        ev_int(e, (int64_t)c->retrans_bytes[d]);
+    else if (!strncmp(col, "zero_windows_", 13))
+        ev_int(e, (int64_t)c->zero_windows[d]);
+    else if (!strncmp(col, "dup_acks_", 9))
+        ev_int(e, (int64_t)c->dup_acks[d]);
+    else if (!strncmp(col, "out_of_order_", 13))
+        ev_int(e, (int64_t)c->out_of_order[d]);
+    else if (!strncmp(col, "missed_bytes_", 13))
+        ev_int(e, (int64_t)c->missed_bytes[d]);
+    else if (!strcmp(col + 7, "_samples"))
+        ev_int(e, rtt ? (int64_t)c->rtt_samples[d] : 0);
+    else if (!strcmp(col + 7, "_min_ns"))
+        ev_opt(e, rtt, (int64_t)c->rtt_min_ns[d]);
+    else if (!strcmp(col + 7, "_avg_ns"))
+        ev_opt(e, rtt, (int64_t)c->rtt_avg_ns[d]);
+    else if (!strcmp(col + 7, "_max_ns"))
+        ev_opt(e, rtt, (int64_t)c->rtt_max_ns[d]);
+    else if (!strcmp(col, "tap_to_server_ns")) /* NULL after a SYN retransmission (Karn) */
+        ev_opt(e, (h & TCB_HAVE_SYN) && (h & TCB_HAVE_SYNACK) && !c->syn_retransmits,
+               (int64_t)(c->synack_ns - c->syn_ns));
+    else if (!strcmp(col, "tap_to_client_ns"))
+        ev_opt(e, (h & TCB_HAVE_SYNACK) && (h & TCB_HAVE_ACK) && !c->synack_retransmits,
+               (int64_t)(c->ack_ns - c->synack_ns));
+    else
+        return false;
+    return true;
 }
 
 static void check_sql_value(sqlite3_stmt *st, int i, const struct expv *e, const char *col,
@@ -559,7 +605,8 @@ static void test_sqlite_check_constraints_reject_words_outside_the_vocabulary(vo
         "'%s', '%s', 'passive', 'complete', '%s', '%s', 'CLOSED', 1, 2, NULL, NULL, NULL, 0, 0, "
         "0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, %s, 'OTH', '', 0, "
         "'1970-01-01T00:00:00.000000001Z', '1970-01-01T00:00:00.000000002Z', 1, NULL, "
-        "'1:wCb3OG7yAFWelaUydu0D+125CLM=', 1, 2, 'none', NULL)";
+        "'1:wCb3OG7yAFWelaUydu0D+125CLM=', 1, 2, 'none', NULL, "
+        "0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL)";
     char sql[1024];
 
     tdir_make(&d);
