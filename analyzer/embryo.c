@@ -90,6 +90,7 @@ int tcb_emb_new(struct tcb_table *t, const struct dis_pkt *p, const struct tcb_k
     t->slots[j].hash = h;
     t->used++;
     t->nemb_live++;
+    t->st.embryos++;
     t->st.connections++;
     if (++t->st.live > t->st.peak_live)
         t->st.peak_live = t->st.live;

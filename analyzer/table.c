@@ -266,7 +266,7 @@ int tcb_expire(struct tcb_table *t)
         const struct tcb_rec *r = R(t, t->done.head);
         if (tcb_deadline(t, r) <= t->now)
             rc = tcb_retire(t, t->done.head);
-        else if (r->done_ns + TCB_FOLD_AFTER_NS <= t->now)
+        else if (r->done_ns + TCB_FOLD_AFTER_NS <= t->now && !t->cfg.full_records_only)
             rc = tcb_fold(t, t->done.head);
         else
             break;

@@ -59,7 +59,7 @@ static int tcb_start(struct tcb_table *t, const struct dis_pkt *p, const struct 
     uint16_t fl = p->tcp_flags;
     bool client = true, midstream = false;
     int rc;
-    if (tcb_emb_eligible(p)) {
+    if (!t->cfg.full_records_only && tcb_emb_eligible(p)) {
         *out = TCB_NIL;
         return tcb_emb_new(t, p, k, h, inc);
     }

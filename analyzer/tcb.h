@@ -270,6 +270,8 @@ struct tcb_config {
     bool seed_set;
     bool vlan_in_key;         /* default true: the VLAN id is part of the connection key */
     uint32_t max_connections; /* 0 = unlimited */
+    bool full_records_only;   /* no embryos, no folding after close (tests: the compact
+                                 records must give byte-identical results) */
 };
 
 /* Fill *cfg with the defaults above. */
@@ -283,8 +285,9 @@ struct tcb_stats {
     uint64_t held, peak_held; /* records in the table: open + closed ones waiting out TIME-WAIT */
     uint64_t events;
     uint64_t evictions;    /* records finished early by --max-connections (flagged evicted) */
-    uint64_t folded;       /* closed records folded out of the pool to make room
-                              (--max-connections): kept compact, results unchanged */
+    uint64_t folded;       /* closed records folded into compact blobs (a second after
+                              closing, or to make room): results unchanged */
+    uint64_t embryos;      /* connections begun as a 144-byte embryonic record (bare SYN) */
     uint64_t bad_checksum_ignored; /* segments with bad checksums (not advancing state) */
     uint64_t ts_outliers;  /* frames dated far from their neighbours: taken at their time */
     uint64_t ts_outlier_first_ns; /* the first such frame's own (bad) timestamp */

@@ -234,6 +234,14 @@ static unsigned fault_thread_start(void)
     return *end == '\0' && n <= UINT32_MAX ? (unsigned)n : 0;
 }
 
+/* Tests only: TCBSCOPE_FULL_RECORDS=1 keeps every connection in a full record
+ * (no embryos, no folding), to check that the compact ones change nothing. */
+static bool full_records_only(void)
+{
+    const char *v = getenv("TCBSCOPE_FULL_RECORDS");
+    return v != NULL && strcmp(v, "1") == 0;
+}
+
 static void on_input_error(const char *msg)
 {
     cli_error("%s", msg);
@@ -357,6 +365,7 @@ static int analyze_main(int argc, char **argv, const char *cmdline, const char *
         .on_linktype = warn_linktype,
         .fail_thread_start = fault_thread_start(),
     };
+    o.tcb.full_records_only = full_records_only();
     struct pipeline *pl = pipeline_new(&pc);
     struct tcb_output out = pl ? pipeline_engine_output(pl) : (struct tcb_output){0};
     if (!pl || tcb_table_new(&tcb, &o.tcb, &out, err) < 0) {

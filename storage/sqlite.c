@@ -661,6 +661,7 @@ static int write_run(struct sqlite_sink *s, const struct sink_run_info *run, sql
         rc |= run_int(s, st, "engine.events", t->events);
         rc |= run_int(s, st, "engine.evictions", t->evictions);
         rc |= run_int(s, st, "engine.folded", t->folded);
+        rc |= run_int(s, st, "engine.embryos", t->embryos);
         rc |= run_int(s, st, "engine.bad_checksum_ignored", t->bad_checksum_ignored);
         rc |= run_int(s, st, "engine.ts_outliers", t->ts_outliers);
         rc |= run_int(s, st, "engine.ts_clamped", t->ts_clamped);
