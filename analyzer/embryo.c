@@ -38,7 +38,7 @@ static int tcb_emb_alloc(struct tcb_table *t, uint32_t *out)
         return 0;
     }
     if ((t->nembs >> TCB_CHUNK_SHIFT) == t->nechunks) {
-        if (t->nechunks == ((TCB_EMB_BIT - 1) >> TCB_CHUNK_SHIFT))
+        if (t->nechunks == (TCB_MAX_INDEX >> TCB_CHUNK_SHIFT))
             return -ENOMEM;
         struct tcb_emb **c = realloc(t->echunks, (size_t)(t->nechunks + 1) * sizeof(*c));
         if (!c)

@@ -174,7 +174,7 @@ int tcb_alloc_rec(struct tcb_table *t, uint32_t *out)
         return 0;
     }
     if ((t->nrecs >> TCB_CHUNK_SHIFT) == t->nchunks) {
-        if (t->nchunks == (UINT32_MAX >> TCB_CHUNK_SHIFT))
+        if (t->nchunks == (TCB_MAX_INDEX >> TCB_CHUNK_SHIFT))
             return -ENOMEM;
         struct tcb_rec **c = realloc(t->chunks, (size_t)(t->nchunks + 1) * sizeof(*c));
         if (!c)
@@ -304,13 +304,13 @@ int tcb_expire(struct tcb_table *t)
 
 /* ------------------------------------------------------------------------
  * Folded records: closed records waiting out TIME-WAIT, moved out of the
- * record pool to make room (--max-connections) into a blob of just what
- * they use (the record up to its timeline, then its events and anomalies:
- * about 600 bytes instead of 928).  Nothing is lost: a segment for one
- * unfolds it into a full record again, its deadline writes it exactly as
- * it would have been written unfolded.  Blobs are found by key in their own
- * hash and expire in the order they were folded (a FIFO); a blob unfolded
- * or written is marked dead and freed when the FIFO reaches it.
+ * record pool into a blob of their non-zero words (a second after they
+ * close, or at once to make room under --max-connections).  Nothing is
+ * lost: a segment for one unfolds it into a full record again, and its
+ * deadline writes it exactly as it would have been written unfolded.  A
+ * blob keeps its record's hash slot (TCB_FOLD_BIT | k + 1 for blobs[k]) and
+ * is expired in the order of folding (a FIFO); a blob unfolded or written
+ * is marked dead and freed when the FIFO reaches it.
  */
 /* The record image a blob holds: from just after the key to the end of its
  * timeline and anomalies, in whole words (the layout of struct tcb_rec). */
@@ -348,53 +348,22 @@ static void tcb_unfold_into(const struct tcb_blob *b, struct tcb_rec *dst)
     memcpy(dst->an, p + TCB_IMG_PREFIX + evb, b->nanom * sizeof(dst->an[0]));
 }
 
-static uint32_t tcb_fold_find(const struct tcb_table *t, const struct tcb_key *k, uint32_t h)
+/* Room for one more blob: an index in blobs[] (*k) and a place in the FIFO. */
+static int tcb_fold_room(struct tcb_table *t, uint32_t *k)
 {
-    uint32_t mask = t->capfolds - 1;
-    for (uint32_t j = h & mask;; j = (j + 1) & mask) {
-        const struct tcb_fold_slot *f = &t->folds[j];
-        if (!f->rec)
-            return TCB_NIL;
-        if (f->hash == h && memcmp(&f->rec->key, k, sizeof(*k)) == 0)
-            return j;
-    }
-}
-
-/* Delete fold slot j with backward shift (as tcb_slot_delete). */
-static void tcb_fold_delete(struct tcb_table *t, uint32_t j)
-{
-    uint32_t mask = t->capfolds - 1;
-    t->folds[j].rec = NULL;
-    t->nfolds--;
-    for (uint32_t i = (j + 1) & mask; t->folds[i].rec; i = (i + 1) & mask) {
-        uint32_t home = t->folds[i].hash & mask;
-        bool in_range = (j < i) ? (home > j && home <= i) : (home > j || home <= i);
-        if (!in_range) {
-            t->folds[j] = t->folds[i];
-            t->folds[i].rec = NULL;
-            j = i;
-        }
-    }
-}
-
-static int tcb_fold_grow(struct tcb_table *t)
-{
-    if ((t->nfolds + 1) * 10 >= t->capfolds * 7) {
-        uint32_t n = t->capfolds ? t->capfolds * 2 : 1024;
-        struct tcb_fold_slot *f = calloc(n, sizeof(*f));
+    if (t->nbfree == 0 && t->nblobs == t->capblobs) {
+        uint32_t n = t->capblobs ? t->capblobs * 2 : 1024;
+        if (n > TCB_MAX_INDEX)
+            return -ENOMEM;
+        struct tcb_blob **b = realloc(t->blobs, n * sizeof(*b));
+        if (!b)
+            return -ENOMEM;
+        t->blobs = b;
+        uint32_t *f = realloc(t->bfree, n * sizeof(*f));
         if (!f)
             return -ENOMEM;
-        for (uint32_t i = 0; i < t->capfolds; i++) {
-            if (!t->folds[i].rec)
-                continue;
-            uint32_t j = t->folds[i].hash & (n - 1);
-            while (f[j].rec)
-                j = (j + 1) & (n - 1);
-            f[j] = t->folds[i];
-        }
-        free(t->folds);
-        t->folds = f;
-        t->capfolds = n;
+        t->bfree = f;
+        t->capblobs = n;
     }
     if (t->fifo_len == t->fifo_cap) {
         uint32_t n = t->fifo_cap ? t->fifo_cap * 2 : 1024;
@@ -408,7 +377,15 @@ static int tcb_fold_grow(struct tcb_table *t)
         t->fifo_cap = n;
         t->fifo_head = 0;
     }
+    *k = t->nbfree ? t->bfree[--t->nbfree] : t->nblobs++;
     return 0;
+}
+
+/* Blob b no longer has a slot: its index is free again. */
+static void tcb_blob_release(struct tcb_table *t, struct tcb_blob *b)
+{
+    t->blobs[b->k] = NULL;
+    t->bfree[t->nbfree++] = b->k;
 }
 
 /* Fold closed record i out of the pool. */
@@ -416,48 +393,47 @@ static int tcb_fold(struct tcb_table *t, uint32_t i)
 {
     struct tcb_rec *r = R(t, i);
     assert(r->rf & RF_DONE);
-    int rc = tcb_fold_grow(t);
+    uint32_t k;
+    int rc = tcb_fold_room(t, &k);
     if (rc)
         return rc;
     uint64_t img[sizeof(struct tcb_rec) / 8], map[TCB_FOLD_MAP_WORDS] = {0};
     unsigned n = tcb_image(r, img), used = 0;
     _Static_assert(sizeof(struct tcb_rec) / 8 <= 64 * TCB_FOLD_MAP_WORDS, "bitmap words");
-    for (unsigned k = 0; k < n; k++)
-        if (img[k]) {
-            map[k / 64] |= 1ULL << (k % 64);
+    for (unsigned w = 0; w < n; w++)
+        if (img[w]) {
+            map[w / 64] |= 1ULL << (w % 64);
             used++;
         }
     unsigned nmap = (n + 63u) / 64u;
     struct tcb_blob *blob = malloc(sizeof(*blob) + (nmap + used) * sizeof(uint64_t));
-    if (!blob)
+    if (!blob) {
+        t->bfree[t->nbfree++] = k;
         return -ENOMEM;
+    }
     blob->key = r->key;
     blob->id = r->id;
     blob->deadline = tcb_deadline(t, r);
     blob->hash = r->hash;
+    blob->k = k;
     blob->dead = 0;
     blob->nev = r->nev;
     blob->nanom = r->nanom;
     blob->nwords = (uint8_t)n;
     memcpy(blob->data, map, nmap * sizeof(uint64_t));
-    for (unsigned k = 0, o = nmap; k < n; k++)
-        if (img[k])
-            blob->data[o++] = img[k];
+    for (unsigned w = 0, o = nmap; w < n; w++)
+        if (img[w])
+            blob->data[o++] = img[w];
 
-    tcb_list_remove(t, &t->done, i);
+    /* The blob takes the record's slot. */
     uint32_t j = tcb_find_slot(t, &r->key, r->hash);
-    if (t->slots[j].idx1 == i + 1)
-        tcb_slot_delete(t, j);
+    assert(t->slots[j].idx1 == i + 1);
+    t->slots[j].idx1 = TCB_FOLD_BIT | (k + 1);
+    t->blobs[k] = blob;
+    tcb_list_remove(t, &t->done, i);
     r->next = t->free_head;
     t->free_head = i;
     t->nfull--;
-
-    uint32_t mask = t->capfolds - 1;
-    for (j = blob->hash & mask; t->folds[j].rec; j = (j + 1) & mask)
-        ;
-    t->folds[j].hash = blob->hash;
-    t->folds[j].rec = blob;
-    t->nfolds++;
     t->fifo[(t->fifo_head + t->fifo_len++) & (t->fifo_cap - 1)] = blob;
     t->st.folded++;
     return 0;
@@ -483,9 +459,10 @@ static int tcb_fold_expire(struct tcb_table *t)
         if (!b->dead) {
             if (b->deadline > t->now)
                 return 0;
-            uint32_t j = tcb_fold_find(t, &b->key, b->hash);
-            if (j != TCB_NIL)
-                tcb_fold_delete(t, j);
+            uint32_t j = tcb_find_slot(t, &b->key, b->hash);
+            assert(t->slots[j].idx1 == (TCB_FOLD_BIT | (b->k + 1)));
+            tcb_slot_delete(t, j);
+            tcb_blob_release(t, b);
             int rc = tcb_fold_emit(t, b);
             if (rc)
                 return rc;
@@ -498,38 +475,31 @@ static int tcb_fold_expire(struct tcb_table *t)
 }
 
 /*
- * A segment at ts found no full record for key k.  A folded record for it
- * past its deadline is written (return 0); one still held is unfolded into
- * a full record on the done list, *out (return 1).  0 when none.
+ * A segment at ts found the folded record in slot j.  Past its deadline it
+ * is written and leaves the table (return 0); else it is unfolded into a
+ * full record on the done list, in the same slot, *out (return 1).
  */
-int tcb_fold_take(struct tcb_table *t, const struct tcb_key *k, uint32_t h, uint64_t ts,
-                  uint32_t *out)
+int tcb_fold_take(struct tcb_table *t, uint32_t j, uint64_t ts, uint32_t *out)
 {
-    if (!t->nfolds)
-        return 0;
-    uint32_t j = tcb_fold_find(t, k, h);
-    if (j == TCB_NIL)
-        return 0;
-    struct tcb_blob *b = t->folds[j].rec;
-    tcb_fold_delete(t, j);
-    if (b->deadline <= ts)
+    struct tcb_blob *b = t->blobs[(t->slots[j].idx1 & ~TCB_FOLD_BIT) - 1];
+    if (b->deadline <= ts) {
+        tcb_slot_delete(t, j);
+        tcb_blob_release(t, b);
         return tcb_fold_emit(t, b);
+    }
     uint32_t i;
     int rc = 0;
-    b->dead = 1; /* out of the fold hash: an eviction now must not see it */
+    b->dead = 1; /* an eviction now must not fold or write it */
     if (t->cfg.max_connections && t->nfull + t->nemb_live >= t->cfg.max_connections)
         rc = tcb_evict(t);
     if (rc || (rc = tcb_alloc_rec(t, &i)) != 0)
         return rc;
-    if (rc)
-        return rc;
     struct tcb_rec *r = R(t, i);
     tcb_unfold_into(b, r);
     tcb_list_append(t, &t->done, i);
-    j = tcb_find_slot(t, k, h);
+    j = tcb_find_slot(t, &b->key, b->hash); /* an eviction may have moved it */
     t->slots[j].idx1 = i + 1;
-    t->slots[j].hash = h;
-    t->used++;
+    tcb_blob_release(t, b);
     t->nfull++;
     *out = i;
     return 1;
@@ -563,7 +533,8 @@ void tcb_fold_free(struct tcb_table *t)
     for (uint32_t x = 0; x < t->fifo_len; x++)
         free(t->fifo[(t->fifo_head + x) & (t->fifo_cap - 1)]);
     free(t->fifo);
-    free(t->folds);
+    free(t->blobs);
+    free(t->bfree);
 }
 
 /* ------------------------------------------------------------------------

@@ -113,6 +113,11 @@ static int tcb_segment_in(struct tcb_table *t, const struct dis_pkt *p)
         } else if ((rc = tcb_emb_grow_up(t, j, &i)) != 0) {
             return rc;
         }
+    } else if (t->slots[j].idx1 & TCB_FOLD_BIT) {
+        if ((rc = tcb_fold_take(t, j, p->ts_ns, &i)) < 0)
+            return rc;
+        if (rc == 0)
+            i = TCB_NIL; /* written at its deadline: no longer held */
     } else if (t->slots[j].idx1) {
         i = t->slots[j].idx1 - 1;
         if (tcb_deadline(t, R(t, i)) <= p->ts_ns) {
@@ -121,10 +126,6 @@ static int tcb_segment_in(struct tcb_table *t, const struct dis_pkt *p)
                 return rc;
             i = TCB_NIL;
         }
-    } else if ((rc = tcb_fold_take(t, &k, h, p->ts_ns, &i)) <= 0) {
-        if (rc < 0)
-            return rc;
-        i = TCB_NIL;
     }
     struct dis_pkt clamped; /* p may point here to the end: a takeover starts with it */
     if (i != TCB_NIL) {

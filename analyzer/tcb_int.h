@@ -198,6 +198,7 @@ struct tcb_blob {
     struct tcb_key key;
     uint64_t id, deadline;
     uint32_t hash;
+    uint32_t k;   /* its index in blobs[] while its slot points to it */
     uint8_t dead; /* unfolded or written: freed when the FIFO reaches it */
     uint8_t nev, nanom;
     uint8_t nwords; /* words in the image */
@@ -252,12 +253,11 @@ struct tcb_table {
         bool segment; /* false: a tcb_advance() time mark */
     } held[TCB_CLOCK_HOLD];
 
-    /* Folded closed records (table.c): a hash by key and a FIFO by age. */
-    struct tcb_fold_slot {
-        uint32_t hash;
-        struct tcb_blob *rec; /* NULL = empty slot */
-    } *folds;
-    uint32_t nfolds, capfolds; /* capfolds: power of two, or 0 */
+    /* Folded closed records (table.c): their slots hold TCB_FOLD_BIT | k + 1
+     * for blobs[k]; the FIFO holds them by age. */
+    struct tcb_blob **blobs;
+    uint32_t *bfree;           /* free indices of blobs[] (a stack) */
+    uint32_t nblobs, capblobs, nbfree;
     struct tcb_blob **fifo;    /* ring of blobs in folding order */
     uint32_t fifo_head, fifo_len, fifo_cap;
     uint32_t nfull;            /* full records held (what --max-connections bounds) */
@@ -288,7 +288,9 @@ static inline bool ep_idle_state(uint8_t s)
     return s == TCB_CLOSED || s == TCB_TIME_WAIT;
 }
 
-#define TCB_EMB_BIT 0x80000000u /* in tcb_slot.idx1: an embryonic record */
+#define TCB_EMB_BIT 0x80000000u  /* in tcb_slot.idx1: an embryonic record */
+#define TCB_FOLD_BIT 0x40000000u /* in tcb_slot.idx1: a folded record (blobs[]) */
+#define TCB_MAX_INDEX (TCB_FOLD_BIT - 2) /* records, embryos and blobs stay below */
 
 static inline struct tcb_emb *E(struct tcb_table *t, uint32_t i)
 {
@@ -312,7 +314,11 @@ static inline uint32_t *tcb_next_of(struct tcb_table *t, uint32_t i)
 /* The key of the record behind a slot's idx1 (full or embryonic). */
 static inline const struct tcb_key *tcb_slot_key(struct tcb_table *t, uint32_t idx1)
 {
-    return (idx1 & TCB_EMB_BIT) ? &E(t, (idx1 & ~TCB_EMB_BIT) - 1)->key : &R(t, idx1 - 1)->key;
+    if (idx1 & TCB_EMB_BIT)
+        return &E(t, (idx1 & ~TCB_EMB_BIT) - 1)->key;
+    if (idx1 & TCB_FOLD_BIT)
+        return &t->blobs[(idx1 & ~TCB_FOLD_BIT) - 1]->key;
+    return &R(t, idx1 - 1)->key;
 }
 
 static inline struct tcb_list *tcb_list_of(struct tcb_table *t, const struct tcb_rec *r)
@@ -346,8 +352,7 @@ void tcb_relist(struct tcb_table *t, uint32_t i, uint64_t ts);
 int tcb_evict(struct tcb_table *t);
 uint64_t tcb_deadline(const struct tcb_table *t, const struct tcb_rec *r);
 int tcb_retire(struct tcb_table *t, uint32_t i);
-int tcb_fold_take(struct tcb_table *t, const struct tcb_key *k, uint32_t h, uint64_t ts,
-                  uint32_t *out);
+int tcb_fold_take(struct tcb_table *t, uint32_t j, uint64_t ts, uint32_t *out);
 uint32_t tcb_fold_list(const struct tcb_table *t, struct tcb_blob **out);
 int tcb_fold_finish(struct tcb_table *t, struct tcb_blob *b);
 void tcb_fold_free(struct tcb_table *t);
